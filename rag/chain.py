@@ -1,0 +1,124 @@
+"""build_chain(): question -> standalone question -> passages -> numbered context -> LLM -> cited answer + sources."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnablePassthrough
+from langchain_core.runnables.utils import AddableDict
+
+from rag import prompts
+from rag.config import Settings
+from rag.context import evidence, select
+
+from rag.history import history_text, validate_question
+from rag.models import get_llm
+from rag.retrieve import Filters, HybridRetriever, build_retriever
+from rag.sources import Citer, format_passages
+from rag.text import sentence_spans
+
+REFUSAL_RE = re.compile(r"(don'?t|do not|does not|doesn'?t) (say|mention|specify|state)|no information|not (mentioned|"
+                        r"provided|specified|stated|contain)|cannot answer|can't answer|unable to", re.I)
+MAX_SENTENCES = 3
+
+
+def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None = None,
+                retriever: HybridRetriever | None = None) -> Runnable:
+    """The answering chain. Input: {"question", "chat_history"?, "as_of"?, "source"?, "published_after"?,
+    "published_before"?}. Output (merged stream): {"question", "standalone", "answer", "sources"}."""
+    settings = settings or Settings()
+    retriever = retriever or build_retriever(settings)
+    model = llm or get_llm(settings)
+    lock = threading.Lock()  # a local llama.cpp model serves one request at a time
+
+    def rewrite(x: dict[str, Any]) -> str:
+        if not x.get("chat_history"):
+            return str(x["question"])
+        return _rewrite(model, lock, x["question"], history_text(x["chat_history"]))
+
+    def retrieve(x: dict[str, Any]) -> list[Any]:
+        filters = Filters.of(x.get("source"), x.get("published_after"), x.get("published_before"))
+        return retriever.search(x["standalone"], filters)
+
+    def answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
+        x: dict[str, Any] = {}
+        for c in chunks:
+            x.update(c)
+        yield from _answer(x, model, lock, retriever, settings)
+
+    prepare = RunnableLambda(_prepare) | RunnablePassthrough.assign(standalone=rewrite)
+    return prepare | RunnablePassthrough.assign(passages=retrieve) | RunnableGenerator(answer)
+
+
+def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
+    x = {"question": x} if isinstance(x, str) else dict(x)
+    x["question"] = validate_question(x.get("question"))
+    x["as_of"] = (x.get("as_of") or date.today()).__str__()[:10]
+    return x
+
+
+def _rewrite(model: BaseChatModel, lock: threading.Lock, question: str, history: str) -> str:
+    messages = [("system", prompts.REWRITE_SYSTEM),
+                ("human", prompts.REWRITE_USER.format(history=history, question=question))]
+    with lock:
+        text = str(model.invoke(messages).content).strip().splitlines()
+    line = text[0].strip().strip('"') if text else ""
+    return line if 3 <= len(line) <= 300 else f"{history.splitlines()[-1]} {question}"
+
+
+def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retriever: HybridRetriever,
+            settings: Settings) -> Iterator[AddableDict]:
+    yield AddableDict(question=x["question"], standalone=x["standalone"])
+    passages = x["passages"][: settings.context_passages]
+    if not passages:
+        yield AddableDict(answer=prompts.NO_ARTICLES, sources=[])
+        return
+    if evidence(x["standalone"], passages) < settings.min_evidence:
+        yield AddableDict(answer=_refusal(passages), sources=[])
+        return
+    ctx = select(x["standalone"], passages, retriever.store.embeddings, sentences=settings.context_sentences)
+    citer = Citer(ctx.passages)
+    user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
+                                      question=x["standalone"])
+    said = 0
+    for sentence in _sentences(model, lock, [("system", prompts.ANSWER_SYSTEM), ("human", user)]):
+        if REFUSAL_RE.search(sentence) and said == 0:
+            break
+        checked = citer.check(sentence)
+        if checked:
+            yield AddableDict(answer=("" if said == 0 else " ") + checked)
+            said += 1
+        if said == MAX_SENTENCES:
+            break
+    if said == 0:
+        yield AddableDict(answer=_refusal(passages), sources=[])
+        return
+    yield AddableDict(sources=citer.sources())
+
+
+def _refusal(passages: list[Any]) -> str:
+    titles = list(dict.fromkeys(d.metadata.get("title", "") for d in passages[:3] if d.metadata.get("title")))
+    return prompts.REFUSAL + (" " + prompts.COVERAGE.format(titles="; ".join(titles)) if titles else "")
+
+
+def _sentences(model: BaseChatModel, lock: threading.Lock, messages: list[tuple[str, str]]) -> Iterator[str]:
+    """The model's answer, a complete sentence at a time, as it streams."""
+    buffer = ""
+    with lock:
+        for chunk in model.stream(messages):
+            buffer += str(chunk.content)
+            spans = sentence_spans(buffer)
+            if len(spans) > 1:
+                for s, e in spans[:-1]:
+                    yield buffer[s:e]
+                buffer = buffer[spans[-1][0]:]
+    for s, e in sentence_spans(buffer):
+        yield buffer[s:e]
+
+
+

@@ -1,0 +1,60 @@
+"""Settings: every knob of Newsdesk, read from NEWSDESK_* environment variables or passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One typed object, passed to every builder. Tests build `Settings(store_dir=tmp_path)`."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="ignore")
+
+    # paths
+    data_dir: Path = Field(Path("data"), description="where models and uploads are kept")
+    store_dir: Path = Field(Path("data/chroma"), description="the embedded Chroma store and lexical index")
+    corpus_dir: Path = Field(Path("corpus"), description="what `make run` ingests")
+    collection: str = "newsdesk"
+
+    # servers
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; unset = embedded")
+    llm: str = Field("qwen2.5-1.5b", description="qwen2.5-1.5b | smollm2 | ollama:<model> | openai:<model>")
+    ollama_url: str = "http://127.0.0.1:11434"
+    openai_base_url: str | None = None
+    openai_api_key: str = "not-needed"
+
+    # models
+    embedder: str = Field("minilm", description="minilm (sentence-transformers) | minilm-int8 (ONNX)")
+    embed_threads: int = Field(1, ge=1, description="torch/ONNX threads for embedding (1 measured fastest)")
+    embed_batch: int = Field(64, ge=1)
+    llm_threads: int = Field(2, ge=1)
+    llm_ctx: int = Field(4096, ge=512)
+    max_answer_tokens: int = Field(160, ge=16)
+
+    # chunking
+    chunk_tokens: int = Field(200, ge=32, le=256, description="word pieces per chunk, header included")
+
+    # retrieval
+    k: int = Field(10, ge=1, description="passages the retriever returns")
+    candidates: int = Field(50, ge=1, description="candidates each of lexical and dense retrieval give fusion")
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+
+    # answering
+    context_passages: int = Field(5, ge=1, description="passages offered to the LLM")
+    context_sentences: int = Field(8, ge=1, description="sentences of those passages put in the prompt")
+    min_evidence: float = Field(0.5, description="share of the question's key terms the passages must hold")
+
+    # web
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = Field(None, description="user:password, required when host is not loopback")
+    max_upload_mb: float = 20.0
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"

@@ -1,0 +1,67 @@
+"""Small context for a small model: evidence strength, and the sentences of the passages that matter most."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from rag.text import key_terms, sentence_spans
+
+RANK_PENALTY = 0.03  # per rank of the passage a sentence comes from
+LEXICAL_WEIGHT = 0.5  # weight of key-term overlap beside cosine similarity
+
+
+@dataclass
+class Context:
+    """Passages offered to the LLM, numbered from 1, and the excerpt of each that goes into the prompt."""
+
+    passages: list[Document]
+    excerpts: list[str]
+
+
+def evidence(question: str, passages: list[Document]) -> float:
+    """Share of the question's key terms that occur in the passages (titles included)."""
+    terms = set(key_terms(question))
+    if not terms:
+        return 0.0
+    found: set[str] = set()
+    for d in passages:
+        found |= set(key_terms(f"{d.metadata.get('title', '')} {d.page_content}"))
+    return len(terms & found) / len(terms)
+
+
+def select(question: str, passages: list[Document], embeddings: Embeddings, *, sentences: int) -> Context:
+    """Keep the `sentences` sentences most relevant to the question, with the passages they belong to."""
+    pool = [(r, s, e) for r, d in enumerate(passages) for s, e in sentence_spans(d.page_content)]
+    if not pool:
+        return Context([], [])
+    texts = [passages[r].page_content[s:e] for r, s, e in pool]
+    scores = _scores(question, texts, [r for r, _, _ in pool], embeddings)
+    keep = _with_neighbours(np.argsort(-scores).tolist(), pool, sentences)
+    ranks = sorted({pool[i][0] for i in keep}, key=lambda r: max(scores[i] for i in keep if pool[i][0] == r),
+                   reverse=True)
+    excerpts = [" … ".join(texts[i] for i in keep if pool[i][0] == r) for r in ranks]
+    return Context([passages[r] for r in ranks], excerpts)
+
+
+def _with_neighbours(order: list[int], pool: list[tuple[int, int, int]], budget: int) -> list[int]:
+    """The best sentences, each followed by the next sentence of its passage (which often completes it)."""
+    keep: list[int] = []
+    for i in order:
+        for j in (i, i + 1):
+            if len(keep) < budget and j < len(pool) and pool[j][0] == pool[i][0] and j not in keep:
+                keep.append(j)
+        if len(keep) >= budget:
+            break
+    return sorted(keep)
+
+
+def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings) -> np.ndarray:
+    vectors = np.array(embeddings.embed_documents([question, *texts]))
+    dense = vectors[1:] @ vectors[0]
+    terms = set(key_terms(question))
+    lexical = np.array([len(terms & set(key_terms(t))) / max(1, len(terms)) for t in texts])
+    return dense + LEXICAL_WEIGHT * lexical - RANK_PENALTY * np.array(ranks)

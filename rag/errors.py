@@ -1,0 +1,27 @@
+"""Newsdesk's errors; each message says how to fix the problem."""
+
+from __future__ import annotations
+
+
+class NewsdeskError(Exception):
+    """Base class: anything Newsdesk raises on purpose."""
+
+
+class IndexNotBuiltError(NewsdeskError):
+    """The store has no articles yet."""
+
+
+class EmbeddingModelMismatchError(NewsdeskError):
+    """The collection was built with another embedding model."""
+
+
+class StoreUnavailableError(NewsdeskError):
+    """The Chroma server cannot be reached."""
+
+
+class ModelNotAvailableError(NewsdeskError):
+    """An LLM or embedding model is not installed or not reachable."""
+
+
+class BadQuestionError(NewsdeskError, ValueError):
+    """The question is empty, too long or unreadable."""

@@ -1,0 +1,146 @@
+"""Hybrid retrieval: BM25 + dense, reciprocal-rank fusion, outlet/date filters, no duplicate passages."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from rag.config import Settings
+from rag.lexical import LexicalIndex, load_lexical
+from rag.store import Store, open_store
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles may be retrieved; None means any."""
+
+    source: tuple[str, ...] | None = None
+    published_after: str | None = None  # inclusive ISO date
+    published_before: str | None = None  # inclusive ISO date
+
+    @classmethod
+    def of(cls, source: str | list[str] | None = None, published_after: str | date | None = None,
+           published_before: str | date | None = None) -> Filters:
+        sources = (source,) if isinstance(source, str) else tuple(source) if source else None
+        return cls(sources, _iso(published_after), _iso(published_before))
+
+    def where(self) -> dict[str, Any] | None:
+        """The same filters as a Chroma `where` clause."""
+        parts: list[dict[str, Any]] = []
+        if self.source:
+            parts.append({"source": {"$in": list(self.source)}})
+        if self.published_after:
+            parts.append({"published_int": {"$gte": _int(self.published_after)}})
+        if self.published_before:
+            parts.append({"published_int": {"$lte": _int(self.published_before)}})
+        return None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def allows(self, meta: dict[str, Any]) -> bool:
+        if self.source and meta.get("source") not in self.source:
+            return False
+        day = int(meta.get("published_int") or 0)
+        if self.published_after and day < _int(self.published_after):
+            return False
+        return not (self.published_before and day > _int(self.published_before))
+
+
+def _iso(value: str | date | None) -> str | None:
+    if value is None or value == "":
+        return None
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError as e:
+        raise ValueError(f"Expected a date like 2025-01-31. Got {value!r}") from e
+
+
+def _int(iso: str) -> int:
+    return int(iso.replace("-", ""))
+
+
+class HybridRetriever(BaseRetriever):
+    """Top-k passages for a query from BM25 and dense search fused by weighted reciprocal rank."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    store: Store
+    settings: Settings
+    filters: Filters = Filters()
+    _lexical: LexicalIndex | None = None
+    _lock: Any = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return self.search(query, self.filters)
+
+    def search(self, query: str, filters: Filters | None = None, *, k: int | None = None) -> list[Document]:
+        filters = filters or self.filters
+        n = self.settings.candidates
+        dense = self.store.dense(query, n, filters.where())
+        lexical = self.lexical()
+        mask = None if filters == Filters() else np.array([filters.allows(m) for m in lexical.metas], dtype=float)
+        lex = lexical.search(query, n, mask)
+        return self._fuse(dense, lex, k or self.settings.k)
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, reloaded when the collection changed since it was built."""
+        if self._lock is None:
+            self._lock = threading.Lock()
+        with self._lock:
+            if self._lexical is None or len(self._lexical.ids) != self.store.count():
+                self._lexical = load_lexical(self.store)
+            return self._lexical
+
+    def refresh(self) -> None:
+        """Forget the BM25 index (call after ingesting into this store)."""
+        self._lexical = None
+
+    def _fuse(self, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], k: int) -> list[Document]:
+        s = self.settings
+        scores: dict[str, float] = {}
+        for rank, (doc, _) in enumerate(dense):
+            scores[doc.id or ""] = s.dense_weight / (s.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(lex):
+            scores[cid] = scores.get(cid, 0.0) + s.lexical_weight / (s.rrf_k + rank + 1)
+        docs = {d.id: d for d, _ in dense}
+        sims = {d.id: sim for d, sim in dense}
+        ranked = sorted(scores, key=lambda cid: -scores[cid])
+        missing = [cid for cid in ranked[: k * 3] if cid not in docs]
+        docs.update({d.id: d for d in self.store.get(missing)})
+        out = _unique([docs[c] for c in ranked if c in docs], k)
+        for d in out:
+            d.metadata["score"] = round(scores[d.id or ""], 6)
+            d.metadata["dense_similarity"] = round(float(sims.get(d.id, 0.0)), 4)
+        return out
+
+
+def _unique(docs: list[Document], k: int) -> list[Document]:
+    """The first k passages, skipping any whose text repeats one already taken."""
+    seen: set[str] = set()
+    out: list[Document] = []
+    for d in docs:
+        key = " ".join(d.page_content.lower().split())[:300]
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(d)
+        if len(out) == k:
+            break
+    return out
+
+
+def build_retriever(settings: Settings | None = None, *, source: str | list[str] | None = None,
+                    published_after: str | date | None = None, published_before: str | date | None = None,
+                    k: int | None = None) -> HybridRetriever:
+    """A retriever over the store: `build_retriever().invoke("question")` -> ranked list[Document]."""
+    settings = settings or Settings()
+    if k is not None:
+        settings = settings.model_copy(update={"k": k})
+    store = open_store(settings)
+    return HybridRetriever(store=store, settings=settings, filters=Filters.of(source, published_after, published_before))

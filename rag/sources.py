@@ -1,0 +1,93 @@
+"""Numbering passages, and checking that every [n] of an answer points to a passage that supports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from rag.text import CITE_RE, key_terms, sentence_spans, strip_citations
+
+SUPPORT_MIN = 0.6  # share of a sentence's key terms its passage must contain
+
+
+def passage_header(doc: Document) -> str:
+    m = doc.metadata
+    return f"{m['title']} ({m['source'] or 'unknown outlet'}, {m['published'] or 'undated'})"
+
+
+def format_passages(docs: list[Document], texts: list[str] | None = None) -> str:
+    """Context for the prompt: `[n] title (outlet, date): text`, n counting from 1."""
+    texts = texts or [d.page_content for d in docs]
+    return "\n\n".join(f"[{i}] {passage_header(d)}: {t}" for i, (d, t) in enumerate(zip(docs, texts, strict=True), 1))
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    return [int(n) for m in CITE_RE.finditer(sentence) for n in m.group(1).split(",")]
+
+
+def support(sentence: str, passage: str) -> tuple[float, tuple[int, int]]:
+    """Share of the sentence's key terms found in `passage`, and the passage sentence that holds most of them."""
+    terms = set(key_terms(sentence))
+    if not terms:
+        return 0.0, (0, 0)
+    found = terms & set(key_terms(passage))
+    best, span = -1, (0, 0)
+    for s, e in sentence_spans(passage):
+        hits = len(terms & set(key_terms(passage[s:e])))
+        if hits > best:
+            best, span = hits, (s, e)
+    return len(found) / len(terms), span
+
+
+def is_supported(sentence: str, passage: str) -> bool:
+    return support(sentence, passage)[0] >= SUPPORT_MIN
+
+
+@dataclass
+class Citer:
+    """Checks answer sentences one by one against the passages and renumbers citations by first use."""
+
+    passages: list[Document]
+    order: list[int] = field(default_factory=list)  # passage indexes (0-based) in citation order
+    spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def check(self, sentence: str) -> str | None:
+        """The sentence with verified, renumbered citations; None when no passage supports it."""
+        text = strip_citations(sentence)
+        if not key_terms(text):
+            return text or None
+        scores = [support(text, p.page_content) for p in self.passages]
+        claimed = [n - 1 for n in cited_numbers(sentence) if 0 < n <= len(self.passages)]
+        good = [i for i in dict.fromkeys(claimed) if scores[i][0] >= SUPPORT_MIN]
+        if not good:
+            best = max(range(len(scores)), key=lambda i: scores[i][0], default=None)
+            if best is None or scores[best][0] < SUPPORT_MIN:
+                return None
+            good = [best]
+        return _with_markers(text, [self._number(i, scores[i][1]) for i in good])
+
+    def _number(self, index: int, span: tuple[int, int]) -> int:
+        if index not in self.order:
+            self.order.append(index)
+        spans = self.spans.setdefault(index, [])
+        if span not in spans:
+            spans.append(span)
+        return self.order.index(index) + 1
+
+    def sources(self) -> list[Document]:
+        """Cited passages in citation order; metadata gains `n` and `support_spans` (offsets in the text)."""
+        out = []
+        for n, i in enumerate(self.order, 1):
+            doc = self.passages[i]
+            meta = {**doc.metadata, "n": n, "support_spans": [list(s) for s in self.spans[i]]}
+            out.append(Document(page_content=doc.page_content, metadata=meta, id=doc.id))
+        return out
+
+
+def _with_markers(text: str, numbers: list[int]) -> str:
+    """`text [n]` before a plain final full stop, else after everything (a closing quote stays whole)."""
+    marks = "".join(f"[{n}]" for n in numbers)
+    if text.endswith(".") and not text.endswith(".."):
+        return f"{text[:-1]} {marks}."
+    return f"{text} {marks}"

@@ -1,0 +1,161 @@
+"""Open the Chroma collection (embedded PersistentClient, or HttpClient for a server) behind a small Store API."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from rag.config import Settings
+from rag.errors import EmbeddingModelMismatchError, IndexNotBuiltError, StoreUnavailableError
+from rag.models import EMBEDDING_DIM, EMBEDDING_MODEL, get_embeddings
+
+PAGE = 2000  # rows per Chroma get/upsert call (the server caps request sizes)
+
+
+@dataclass
+class Store:
+    """A Chroma collection plus the embedder that fills it."""
+
+    collection: Any
+    settings: Settings
+    location: str  # the store path or the server URL, for messages
+    lexical_dir: Path
+    _embeddings: Embeddings | None = None
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The embedder, loaded on first use (re-running an unchanged ingest never loads it)."""
+        if self._embeddings is None:
+            self._embeddings = get_embeddings(self.settings)
+        return self._embeddings
+
+    def count(self) -> int:
+        return int(_call(self, self.collection.count))
+
+    def upsert(self, docs: list[Document], ids: list[str], vectors: list[list[float]] | None = None) -> None:
+        """Write chunks by stable id; embeds them unless `vectors` are given."""
+        if vectors is None:
+            vectors = self.embeddings.embed_documents([embed_text(d) for d in docs])
+        for i in range(0, len(ids), PAGE):
+            sl = slice(i, i + PAGE)
+            _call(self, self.collection.upsert, ids=ids[sl], embeddings=vectors[sl],
+                  documents=[d.page_content for d in docs[sl]], metadatas=[d.metadata for d in docs[sl]])
+
+    def delete(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), PAGE):
+            _call(self, self.collection.delete, ids=ids[i:i + PAGE])
+
+    def rows(self, *, documents: bool = False) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """Every (id, metadata, text) in the collection, paged."""
+        include = ["metadatas", "documents"] if documents else ["metadatas"]
+        offset = 0
+        while True:
+            got = _call(self, self.collection.get, include=include, limit=PAGE, offset=offset)
+            texts = got.get("documents") or [""] * len(got["ids"])
+            yield from zip(got["ids"], got["metadatas"], texts, strict=True)
+            if len(got["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    def get(self, ids: list[str]) -> list[Document]:
+        """The chunks with these ids (missing ones left out)."""
+        if not ids:
+            return []
+        got = _call(self, self.collection.get, ids=ids, include=["metadatas", "documents"])
+        rows = zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        return [Document(page_content=t, metadata=dict(m), id=i) for i, t, m in rows]
+
+    def dense(self, query: str, n: int, where: dict[str, Any] | None = None) -> list[tuple[Document, float]]:
+        """The `n` chunks nearest to `query`, with cosine similarity."""
+        vec = self.embeddings.embed_query(query)
+        got = _call(self, self.collection.query, query_embeddings=[vec], n_results=n, where=where or None,
+                    include=["metadatas", "documents", "distances"])
+        rows = zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True)
+        return [(Document(page_content=t, metadata=dict(m), id=i), 1.0 - d) for i, t, m, d in rows]
+
+    def require_articles(self) -> None:
+        if self.count() == 0:
+            raise IndexNotBuiltError(f"no articles indexed in {self.location}; run: python -m ingest corpus/")
+
+
+def embed_text(doc: Document) -> str:
+    """What is embedded and lexically indexed: the passage behind its title, outlet and date."""
+    m = doc.metadata
+    return f"{m['title']} ({m['source']}, {m['published']})\n{doc.page_content}"
+
+
+def open_store(settings: Settings, *, embeddings: Embeddings | None = None, reset: bool = False) -> Store:
+    """Open (creating if needed) the collection, refusing one built with another embedding model.
+
+    `reset=True` first deletes the collection and its lexical index (a full re-index)."""
+    client, location, lexical_dir = _client(settings)
+    if reset:
+        _drop(client, settings.collection, lexical_dir)
+    meta = {"hnsw:space": "cosine", "embedding_model": EMBEDDING_MODEL, "embedding_dim": EMBEDDING_DIM}
+    try:
+        col = client.get_or_create_collection(settings.collection, metadata=meta, embedding_function=None)
+    except Exception as e:  # connection errors differ between chromadb versions
+        raise StoreUnavailableError(f"cannot open the Chroma store at {location}: {e}") from e
+    _check_model(col.metadata or {}, location)
+    return Store(col, settings, location, lexical_dir, embeddings)
+
+
+def _client(settings: Settings) -> tuple[Any, str, Path]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"Expected NEWSDESK_CHROMA_URL like http://127.0.0.1:8000. Got {settings.chroma_url!r}")
+        tag = hashlib.sha1(f"{settings.chroma_url}/{settings.collection}".encode()).hexdigest()[:12]
+        try:
+            client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
+                                         settings=chroma_settings)
+        except Exception as e:
+            raise StoreUnavailableError(_unreachable(settings.chroma_url, e)) from e
+        return client, settings.chroma_url, settings.data_dir / "lexical" / tag
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    client = chromadb.PersistentClient(path=str(settings.store_dir), settings=chroma_settings)
+    return client, str(settings.store_dir), settings.store_dir / "lexical"
+
+
+def _drop(client: Any, name: str, lexical_dir: Path) -> None:
+    import shutil
+
+    if name in [getattr(c, "name", c) for c in client.list_collections()]:
+        client.delete_collection(name)
+    shutil.rmtree(lexical_dir, ignore_errors=True)
+
+
+def _check_model(meta: dict[str, Any], location: str) -> None:
+    model, dim = meta.get("embedding_model"), meta.get("embedding_dim")
+    if (model, dim) != (EMBEDDING_MODEL, EMBEDDING_DIM):
+        raise EmbeddingModelMismatchError(
+            f"the collection in {location} was built with {model} ({dim} dims), not {EMBEDDING_MODEL} "
+            f"({EMBEDDING_DIM} dims); rebuild it: python -m ingest --reindex corpus/")
+
+
+def _unreachable(url: str, err: Exception) -> str:
+    return f"cannot reach the Chroma server at {url} ({err}); start it (chroma run --port ...) or unset NEWSDESK_CHROMA_URL"
+
+
+def _call(store: Store, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call Chroma, turning connection failures into StoreUnavailableError."""
+    try:
+        return fn(*args, **kwargs)
+    except (ConnectionError, OSError) as e:
+        raise StoreUnavailableError(_unreachable(store.location, e)) from e
+    except Exception as e:
+        if type(e).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"):
+            raise StoreUnavailableError(_unreachable(store.location, e)) from e
+        raise
+

@@ -61,8 +61,13 @@ def _hard_cut(text: str, start: int, end: int, budget: int) -> Iterator[tuple[in
         if cut < end:
             space = text.rfind(" ", start + step // 2, cut)
             cut = space if space > start else cut
-        piece = text[start:cut]
-        yield start, cut, count_tokens([piece])[0]
+        size = count_tokens([text[start:cut]])[0]
+        while size > budget and cut - start > 1:  # token-dense text (numbers, non-Latin scripts)
+            cut = start + max(1, (cut - start) * budget // size)
+            space = text.rfind(" ", start + 1, cut)
+            cut = space if space > start + (cut - start) // 2 else cut
+            size = count_tokens([text[start:cut]])[0]
+        yield start, cut, size
         start = cut + len(re.match(r"\s*", text[cut:end]).group(0))  # type: ignore[union-attr]
 
 

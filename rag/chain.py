@@ -15,7 +15,6 @@ from langchain_core.runnables.utils import AddableDict
 from rag import prompts
 from rag.config import Settings
 from rag.context import evidence, select
-
 from rag.history import history_text, validate_question
 from rag.models import get_llm
 from rag.retrieve import Filters, HybridRetriever, build_retriever
@@ -75,8 +74,9 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
             settings: Settings) -> Iterator[AddableDict]:
     yield AddableDict(question=x["question"], standalone=x["standalone"])
     passages = x["passages"][: settings.context_passages]
-    if not passages:
-        yield AddableDict(answer=prompts.NO_ARTICLES, sources=[])
+    if not passages:  # an empty store, or filters that exclude every article
+        empty = retriever.store.count() == 0
+        yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
         return
     if evidence(x["standalone"], passages) < settings.min_evidence:
         yield AddableDict(answer=_refusal(passages), sources=[])
@@ -86,7 +86,9 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
     user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
                                       question=x["standalone"])
     said = 0
-    for sentence in _sentences(model, lock, [("system", prompts.ANSWER_SYSTEM), ("human", user)]):
+    messages = [("system", prompts.ANSWER_SYSTEM), ("human", prompts.EXAMPLE_USER), ("ai", prompts.EXAMPLE_ANSWER),
+                ("human", user)]
+    for sentence in _sentences(model, lock, messages):
         if REFUSAL_RE.search(sentence) and said == 0:
             break
         checked = citer.check(sentence)

@@ -40,28 +40,23 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, s
         return Context([], [])
     texts = [passages[r].page_content[s:e] for r, s, e in pool]
     scores = _scores(question, texts, [r for r, _, _ in pool], embeddings)
-    keep = _with_neighbours(np.argsort(-scores).tolist(), pool, sentences)
+    keep = sorted(np.argsort(-scores)[:sentences].tolist())
     ranks = sorted({pool[i][0] for i in keep}, key=lambda r: max(scores[i] for i in keep if pool[i][0] == r),
                    reverse=True)
     excerpts = [" … ".join(texts[i] for i in keep if pool[i][0] == r) for r in ranks]
     return Context([passages[r] for r in ranks], excerpts)
 
 
-def _with_neighbours(order: list[int], pool: list[tuple[int, int, int]], budget: int) -> list[int]:
-    """The best sentences, each followed by the next sentence of its passage (which often completes it)."""
-    keep: list[int] = []
-    for i in order:
-        for j in (i, i + 1):
-            if len(keep) < budget and j < len(pool) and pool[j][0] == pool[i][0] and j not in keep:
-                keep.append(j)
-        if len(keep) >= budget:
-            break
-    return sorted(keep)
-
-
 def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings) -> np.ndarray:
     vectors = np.array(embeddings.embed_documents([question, *texts]))
     dense = vectors[1:] @ vectors[0]
-    terms = set(key_terms(question))
-    lexical = np.array([len(terms & set(key_terms(t))) / max(1, len(terms)) for t in texts])
+    lexical = _idf_overlap(set(key_terms(question)), [set(key_terms(t)) for t in texts])
     return dense + LEXICAL_WEIGHT * lexical - RANK_PENALTY * np.array(ranks)
+
+
+def _idf_overlap(terms: set[str], sentences: list[set[str]]) -> np.ndarray:
+    """Share of the question's terms in each sentence, each term weighted by its rarity among the sentences."""
+    n = len(sentences)
+    idf = {t: np.log((n + 1) / (1 + sum(t in s for s in sentences))) + 0.1 for t in terms}
+    total = sum(idf.values()) or 1.0
+    return np.array([sum(idf[t] for t in terms & s) / total for s in sentences])

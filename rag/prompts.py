@@ -8,12 +8,21 @@ Rules:
 3. Never list several possible answers. Never use knowledge from outside the passages.
 4. If the passages do not answer the question, reply exactly: The articles don't say."""
 
-ANSWER_USER = """Today's date: {as_of}
+ANSWER_USER = """Question: {question}
+
+Today's date: {as_of}
 
 Passages:
 {passages}
 
 Question: {question}"""
+
+EXAMPLE_USER = ANSWER_USER.format(
+    as_of="2025-03-02",
+    passages="[1] Storm hits Port Ellis (example.com, 2025-03-01): The storm destroyed 40 homes in Port Ellis on Friday. … Mayor Ana Ruiz called the damage \"the worst in a century.\" … Rescue teams worked through the night.\n\n[2] Council approves budget (example.org, 2025-02-27): The city council approved a budget of $3 million for road repairs.",
+    question="How did the mayor describe the damage?",
+)
+EXAMPLE_ANSWER = 'Mayor Ana Ruiz called the damage "the worst in a century" [1]. The storm destroyed 40 homes in Port Ellis [1].'
 
 REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation.
 Replace pronouns and vague references with the names and things they refer to.

@@ -143,4 +143,5 @@ def build_retriever(settings: Settings | None = None, *, source: str | list[str]
     if k is not None:
         settings = settings.model_copy(update={"k": k})
     store = open_store(settings)
-    return HybridRetriever(store=store, settings=settings, filters=Filters.of(source, published_after, published_before))
+    filters = Filters.of(source, published_after, published_before)
+    return HybridRetriever(store=store, settings=settings, filters=filters)

@@ -27,17 +27,21 @@ def cited_numbers(sentence: str) -> list[int]:
 
 
 def support(sentence: str, passage: str) -> tuple[float, tuple[int, int]]:
-    """Share of the sentence's key terms found in `passage`, and the passage sentence that holds most of them."""
+    """Share of the sentence's key terms found within two adjacent sentences of `passage`, and that span.
+
+    A claim must be supported locally: terms scattered over unrelated sentences of a passage do not count."""
     terms = set(key_terms(sentence))
-    if not terms:
+    spans = sentence_spans(passage)
+    if not terms or not spans:
         return 0.0, (0, 0)
-    found = terms & set(key_terms(passage))
+    sets = [set(key_terms(passage[s:e])) for s, e in spans]
     best, span = -1, (0, 0)
-    for s, e in sentence_spans(passage):
-        hits = len(terms & set(key_terms(passage[s:e])))
-        if hits > best:
-            best, span = hits, (s, e)
-    return len(found) / len(terms), span
+    for i, (s, e) in enumerate(spans):
+        hits = len(terms & sets[i])
+        pair = len(terms & (sets[i] | sets[i + 1])) if i + 1 < len(spans) else -1
+        if max(hits, pair) > best:
+            best, span = max(hits, pair), (s, e)
+    return best / len(terms), span
 
 
 def is_supported(sentence: str, passage: str) -> bool:

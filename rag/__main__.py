@@ -1,0 +1,54 @@
+"""python -m rag ask "question" [--json]: answer from the command line with numbered sources."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from rag.config import Settings
+from rag.errors import NewsdeskError
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Ask Newsdesk about your articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print {answer, sources} as JSON")
+    ask.add_argument("--source", help="only this outlet (e.g. reuters.com)")
+    ask.add_argument("--after", help="only articles published on or after this date (YYYY-MM-DD)")
+    ask.add_argument("--before", help="only articles published on or before this date (YYYY-MM-DD)")
+    args = parser.parse_args(argv)
+    from rag.chain import build_chain
+
+    try:
+        out = build_chain(Settings()).invoke({"question": args.question, "source": args.source,
+                                              "published_after": args.after, "published_before": args.before})
+    except NewsdeskError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(as_json(out), indent=2, ensure_ascii=False) if args.json else as_text(out))
+    return 0
+
+
+def as_json(out: dict) -> dict:
+    keys = ("title", "source", "url", "published")
+    sources = [{"n": n, **{k: d.metadata.get(k, "") for k in keys}, "text": d.page_content}
+               for n, d in enumerate(out["sources"], 1)]
+    return {"answer": out["answer"], "sources": sources}
+
+
+def as_text(out: dict) -> str:
+    lines = [out["answer"], ""]
+    for n, d in enumerate(out["sources"], 1):
+        m = d.metadata
+        outlet, day = m["source"] or "unknown outlet", m["published"] or "undated"
+        lines.append(f"[{n}] {m['title']} ({outlet}, {day}) {m['url']}")
+    return "\n".join(lines).rstrip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,answers,ingest} ..."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+
+from rag.config import Settings
+from rag.sources import cited_numbers, is_supported
+from rag.text import sentence_spans, strip_citations
+
+KS = (1, 5, 10, 20)
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    """Questions in the realtimeqa format (answer, answer_urls) or the seed format (must_include)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for r in rows:
+        if "must_include" in r:
+            r.setdefault("answerable", bool(r["must_include"]))
+        else:
+            r["answerable"] = bool(r.get("answer_urls"))
+            r["must_include"] = [[r["answer"]]]
+    return rows
+
+
+def contains(text: str, groups: list[list[str]]) -> bool:
+    low = text.lower()
+    return all(any(w.lower() in low for w in g) for g in groups)
+
+
+def hit_rank(passages: list[Document], groups: list[list[str]]) -> int | None:
+    """1-based rank of the first passage holding the answer (every group), or None."""
+    for rank, d in enumerate(passages, 1):
+        if contains(d.page_content, groups):
+            return rank
+    return None
+
+
+def retrieval_metrics(ranks: list[int | None], ks: tuple[int, ...] = KS) -> dict[str, float]:
+    """answer-hit@k for each k and MRR@10 over the ranks of the first answer-bearing passage."""
+    n = max(1, len(ranks))
+    out = {f"hit@{k}": sum(r is not None and r <= k for r in ranks) / n for k in ks}
+    out["mrr@10"] = sum(1 / r for r in ranks if r is not None and r <= 10) / n
+    return out
+
+
+def first_sentence(answer: str) -> str:
+    spans = sentence_spans(answer)
+    return answer[spans[0][0]:spans[0][1]] if spans else answer
+
+
+def citation_precision(answer: str, sources: list[Document]) -> tuple[int, int]:
+    """(supported, total) over every [n] of the answer: [n] counts as supported when sources[n-1] holds at least
+    60 % of its sentence's key terms (rag.sources.is_supported)."""
+    good = total = 0
+    for s, e in sentence_spans(answer):
+        sentence = answer[s:e]
+        for n in cited_numbers(sentence):
+            total += 1
+            good += 0 < n <= len(sources) and is_supported(strip_citations(sentence), sources[n - 1].page_content)
+    return good, total
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+@contextmanager
+def _store_dir(store: Path | None) -> Iterator[Path]:
+    if store:
+        yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
+        yield Path(tmp)
+
+
+def build_index(articles: list[Path], settings: Settings) -> float:
+    """Index the articles into `settings.store_dir` with the ingest users run; seconds it took."""
+    from ingest.index import ingest_paths
+
+    started = time.perf_counter()
+    summary = ingest_paths(articles, settings, progress=True)
+    print(f"index: {summary.line()}", file=sys.stderr)
+    return time.perf_counter() - started
+
+
+def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from rag.retrieve import build_retriever
+
+    questions = [q for q in load_questions(args.questions) if q["answerable"]]
+    retriever = build_retriever(settings, k=max(KS))
+    retriever.lexical()
+    ranks, latency = [], []
+    for q in questions:
+        started = time.perf_counter()
+        docs = retriever.invoke(q["question"])
+        latency.append(time.perf_counter() - started)
+        ranks.append(hit_rank(docs, q["must_include"]))
+    return {"questions": len(questions), **retrieval_metrics(ranks),
+            "latency_p50_ms": 1000 * statistics.median(latency), "latency_p95_ms": 1000 * percentile(latency, 0.95)}
+
+
+def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from rag.chain import build_chain
+
+    questions = load_questions(args.questions)[: args.limit or None]
+    chain = build_chain(settings)
+    rows = [_answer_one(chain, q) for q in questions]
+    answerable = [r for r in rows if r["answerable"]]
+    rest = [r for r in rows if not r["answerable"]]
+    good, total = map(sum, zip(*[r["citations"] for r in rows], strict=True)) if rows else (0, 0)
+    if args.verbose:
+        for r in rows:
+            print(json.dumps({k: r[k] for k in ("id", "correct", "refused", "answer")}), file=sys.stderr)
+    return {
+        "questions": len(rows), "answerable": len(answerable),
+        "accuracy": sum(r["correct"] for r in answerable) / max(1, len(answerable)),
+        "wrong_refusals": sum(r["refused"] for r in answerable) / max(1, len(answerable)),
+        "refusal_rate_rest": sum(r["refused"] for r in rest) / max(1, len(rest)),
+        "citation_precision": good / max(1, total), "citations": total,
+        "first_token_p50_s": statistics.median(r["first"] for r in rows),
+        "first_token_p95_s": percentile([r["first"] for r in rows], 0.95),
+        "full_answer_p50_s": statistics.median(r["full"] for r in rows),
+        "full_answer_p95_s": percentile([r["full"] for r in rows], 0.95),
+    }
+
+
+def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    first, out = None, {"answer": "", "sources": []}
+    for chunk in chain.stream({"question": q["question"], "as_of": q.get("date")}):
+        if chunk.get("answer") and first is None:
+            first = time.perf_counter() - started
+        out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
+    full = time.perf_counter() - started
+    answer = out["answer"]
+    return {"id": q.get("id"), "answerable": q["answerable"], "answer": answer, "first": first or full, "full": full,
+            "correct": contains(first_sentence(answer), q["must_include"]),
+            "refused": answer.startswith("The articles don't say"),
+            "citations": citation_precision(answer, out["sources"])}
+
+
+def run_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from rag.bench_ingest import measure_ingest
+
+    return measure_ingest(args.articles, settings, limit=args.limit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    p = argparse.ArgumentParser(prog="python -m rag.eval", description="Measure Newsdesk on your own questions.")
+    p.add_argument("what", choices=["retrieval", "answers", "ingest"])
+    p.add_argument("--articles", type=Path, nargs="+", required=True, help="articles (any format ingest reads)")
+    p.add_argument("--questions", type=Path, help="questions.jsonl (realtimeqa or seed format)")
+    p.add_argument("--store", type=Path, help="reuse (or build once into) this store directory")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions (answers) or articles (ingest)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--verbose", action="store_true", help="print each answer (answers)")
+    args = p.parse_args(argv)
+    if args.what != "ingest" and not args.questions:
+        p.error("--questions is required")
+    with _store_dir(args.store) as store:
+        settings = Settings(store_dir=store / "chroma" if not args.store else store)
+        build = build_index(args.articles, settings) if args.what != "ingest" else 0.0
+        figures = {"index_build_s": round(build, 1), **RUNNERS[args.what](args, settings)}
+    print(json.dumps(figures, indent=2) if args.json else _table(figures))
+    return 0
+
+
+RUNNERS = {"retrieval": run_retrieval, "answers": run_answers, "ingest": run_ingest}
+
+
+def _table(figures: dict[str, Any]) -> str:
+    return "\n".join(f"{k:>22}  {v:.3f}" if isinstance(v, float) else f"{k:>22}  {v}" for k, v in figures.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

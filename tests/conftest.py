@@ -1,0 +1,66 @@
+"""Shared fixtures: Settings in tmp_path, a store with corpus/ ingested once per session, article files."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before anything imports huggingface_hub: the model is packaged
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+import rag  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+WriteArticle = Callable[..., Path]
+
+
+def make_settings(root: Path) -> rag.Settings:
+    """Settings whose store and data live under `root`; no test touches the real data/ directory."""
+    return rag.Settings(store_dir=root / "chroma", data_dir=root / "data", llm="smollm2")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> rag.Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def seed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store directory holding /work/main/corpus, ingested once per session; tests must not write to it."""
+    from ingest.index import ingest_paths
+
+    root = tmp_path_factory.mktemp("seed")
+    summary = ingest_paths([CORPUS], make_settings(root), progress=False)
+    assert summary.added >= 1 and summary.skipped == []
+    return root / "chroma"
+
+
+@pytest.fixture
+def seed_settings(seed_store: Path, tmp_path: Path) -> rag.Settings:
+    """Settings reading the session's seed store (data_dir still private to the test)."""
+    return rag.Settings(store_dir=seed_store, data_dir=tmp_path / "data", llm="smollm2")
+
+
+def _front_matter(fields: dict[str, str]) -> str:
+    lines = [f"{key}: {value}" for key, value in fields.items() if value]
+    return "---\n" + "\n".join(lines) + "\n---\n" if lines else ""
+
+
+@pytest.fixture
+def write_article() -> WriteArticle:
+    """`write_article(path, title=..., text=..., source=..., published=..., url=..., id=...)` -> path.
+
+    Writes a .md/.txt file with front matter, creating parent directories."""
+
+    def write(path: Path, *, title: str, text: str, source: str = "", published: str = "", url: str = "",
+              id: str = "") -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"title": title, "source": source, "published": published, "url": url, "id": id}
+        path.write_text(_front_matter(meta) + text.strip() + "\n", encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,212 @@
+"""build_chain with the real retriever over the seed store; only the LLM is a FakeListChatModel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import FakeListChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
+
+import rag
+from rag import prompts
+
+QUESTION = "What did Peskov say about relations between the two nuclear powers?"
+LOWEST = "historically lowest point"
+WORSEN = "almost impossible to worsen them further"
+SOURCE_KEYS = {"title", "source", "url", "published", "article_id", "chunk_index", "start_index", "n",
+               "support_spans"}
+
+
+class Prompts(BaseCallbackHandler):
+    """Records the messages of every call the fake model receives."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[BaseMessage]] = []
+
+    def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[BaseMessage]],
+                            **kwargs: Any) -> None:
+        self.calls.extend(messages)
+
+
+def fake(*responses: str) -> tuple[FakeListChatModel, Prompts]:
+    record = Prompts()
+    return FakeListChatModel(responses=list(responses), callbacks=[record]), record
+
+
+def numbered(prompt: str) -> dict[int, str]:
+    """Passage number -> its line in the answer prompt."""
+    return {int(m.group(1)): m.group(2) for m in re.finditer(r"^\[(\d+)\] (.*)$", prompt, re.M)}
+
+
+def number_of(prompt: str, phrase: str) -> int:
+    (n,) = [n for n, line in numbered(prompt).items() if phrase in line]
+    return n
+
+
+@pytest.fixture
+def prompt(seed_settings: rag.Settings) -> str:
+    """The answer prompt the chain builds for QUESTION (the fake declines, so the run costs nothing else)."""
+    llm, record = fake(prompts.REFUSAL)
+    rag.build_chain(seed_settings, llm=llm).invoke({"question": QUESTION, "as_of": "2024-11-07"})
+    (call,) = record.calls
+    system, user = call
+    assert system.content == prompts.ANSWER_SYSTEM
+    assert str(user.content).startswith("Today's date: 2024-11-07\n\nPassages:\n[1] ")
+    assert str(user.content).endswith(f"Question: {QUESTION}")
+    return str(user.content)
+
+
+def chain_with(settings: rag.Settings, *responses: str) -> tuple[Runnable, FakeListChatModel, Prompts]:
+    llm, record = fake(*responses)
+    return rag.build_chain(settings, llm=llm), llm, record
+
+
+def test_prompt_numbers_passages_with_their_headers(prompt: str) -> None:
+    lines = numbered(prompt)
+    assert list(lines) == list(range(1, len(lines) + 1))
+    assert 1 < len(lines) <= 5
+    title = "Kremlin says Moscow is still open for talks with US despite Trump election victory"
+    assert all(line.startswith(f"{title} (unknown outlet, undated): ") for line in lines.values())
+
+
+def test_correct_citations_are_kept_with_their_sources(seed_settings: rag.Settings, prompt: str) -> None:
+    lowest, worsen = number_of(prompt, LOWEST), number_of(prompt, WORSEN)
+    assert lowest != worsen
+    chain, _, _ = chain_with(seed_settings, f"Peskov said it is almost impossible to worsen relations further "
+                                            f"[{worsen}]. He said relations between the two nuclear powers are at "
+                                            f"their historically lowest point [{lowest}].")
+    out = chain.invoke({"question": QUESTION, "as_of": "2024-11-07"})
+    assert out["answer"] == ("Peskov said it is almost impossible to worsen relations further [1]. He said relations "
+                             "between the two nuclear powers are at their historically lowest point [2].")
+    first, second = out["sources"]
+    assert WORSEN in first.page_content and LOWEST in second.page_content
+    for n, source in enumerate(out["sources"], 1):
+        assert SOURCE_KEYS <= set(source.metadata)
+        assert source.metadata["n"] == n
+        assert source.id == f"{source.metadata['article_id']}:{source.metadata['chunk_index']}"
+    (span,) = second.metadata["support_spans"]
+    assert second.page_content[span[0]:span[1]] == ("Relations between the two nuclear powers, he said, “are at "
+                                                    "their historically lowest point.”")
+
+
+def test_wrong_citation_is_corrected(seed_settings: rag.Settings, prompt: str) -> None:
+    wrong = next(n for n in numbered(prompt) if n != number_of(prompt, LOWEST))
+    chain, _, _ = chain_with(seed_settings, f"Relations between the two nuclear powers are at their historically "
+                                            f"lowest point [{wrong}].")
+    out = chain.invoke({"question": QUESTION})
+    assert out["answer"] == "Relations between the two nuclear powers are at their historically lowest point [1]."
+    (source,) = out["sources"]
+    assert LOWEST in source.page_content
+
+
+def test_fabricated_sentence_is_dropped(seed_settings: rag.Settings) -> None:
+    chain, _, record = chain_with(seed_settings, "Putin signed a peace treaty with Ukraine in Geneva last Friday [1].")
+    out = chain.invoke({"question": QUESTION})
+    assert out["answer"].startswith(prompts.REFUSAL)
+    assert out["sources"] == []
+    assert len(record.calls) == 1
+
+
+def test_fabricated_sentence_is_dropped_but_supported_one_kept(seed_settings: rag.Settings) -> None:
+    chain, _, _ = chain_with(seed_settings, "Putin signed a peace treaty in Geneva last Friday [1]. Relations "
+                                            "between the two nuclear powers are at their historically lowest point "
+                                            "[2].")
+    out = chain.invoke({"question": QUESTION})
+    assert out["answer"] == "Relations between the two nuclear powers are at their historically lowest point [1]."
+    assert len(out["sources"]) == 1
+
+
+def test_model_refusal_is_passed_on_without_sources(seed_settings: rag.Settings) -> None:
+    chain, _, _ = chain_with(seed_settings, "The articles don't say. Maybe Peskov said relations are at a low [1].")
+    out = chain.invoke({"question": QUESTION})
+    assert out["answer"].startswith(prompts.REFUSAL + " The closest articles are about: Kremlin says")
+    assert out["sources"] == []
+
+
+def test_unanswerable_question_refuses_without_calling_the_llm(seed_settings: rag.Settings) -> None:
+    chain, llm, record = chain_with(seed_settings)  # no responses: any call would raise IndexError
+    out = chain.invoke({"question": "What is the population of Brazil?"})
+    assert out["answer"].startswith(prompts.REFUSAL)
+    assert out["sources"] == []
+    assert record.calls == [] and llm.i == 0
+
+
+def test_filters_that_exclude_everything_refuse_without_the_llm(seed_settings: rag.Settings) -> None:
+    chain, _, record = chain_with(seed_settings)
+    out = chain.invoke({"question": QUESTION, "source": "nowhere.example"})
+    assert (out["answer"], out["sources"]) == (prompts.REFUSAL, [])
+    assert record.calls == []
+
+
+def test_empty_store_says_how_to_add_articles(settings: rag.Settings) -> None:
+    chain, _, record = chain_with(settings)
+    out = chain.invoke({"question": QUESTION})
+    assert (out["answer"], out["sources"]) == (prompts.NO_ARTICLES, [])
+    assert "python -m ingest" in out["answer"]
+    assert record.calls == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t \x00 "])
+def test_empty_question_raises_a_helpful_error(seed_settings: rag.Settings, question: str) -> None:
+    chain, _, record = chain_with(seed_settings)
+    with pytest.raises(rag.BadQuestionError, match="Please type a question about the news"):
+        chain.invoke({"question": question})
+    with pytest.raises(rag.BadQuestionError):
+        chain.invoke(question)  # a bare string is accepted as the question
+    assert record.calls == []
+
+
+def test_missing_or_oversized_question_is_refused(seed_settings: rag.Settings) -> None:
+    chain, _, _ = chain_with(seed_settings)
+    with pytest.raises(rag.BadQuestionError, match="Expected the question as text"):
+        chain.invoke({})
+    with pytest.raises(rag.BadQuestionError, match="please keep it under 2,000"):
+        chain.invoke({"question": "why " * 600})
+
+
+def test_stream_yields_the_same_answer_as_invoke(seed_settings: rag.Settings, prompt: str) -> None:
+    answer = (f"Peskov said it is almost impossible to worsen relations further [{number_of(prompt, WORSEN)}]. "
+              f"Relations between the two nuclear powers are at their historically lowest point "
+              f"[{number_of(prompt, LOWEST)}].")
+    streamed_chain, _, _ = chain_with(seed_settings, answer)
+    chunks = list(streamed_chain.stream({"question": QUESTION}))
+    invoked_chain, _, _ = chain_with(seed_settings, answer)
+    invoked = invoked_chain.invoke({"question": QUESTION})
+
+    assert chunks[0] == {"question": QUESTION, "standalone": QUESTION}
+    pieces = [c["answer"] for c in chunks if "answer" in c]
+    assert len(pieces) == 2  # one chunk per checked sentence
+    assert "".join(pieces) == invoked["answer"]
+    assert invoked["answer"].endswith("lowest point [2].")
+    assert "sources" in chunks[-1]
+    assert [d.id for d in chunks[-1]["sources"]] == [d.id for d in invoked["sources"]]
+
+
+def test_chat_history_triggers_a_standalone_rewrite(seed_settings: rag.Settings) -> None:
+    standalone = "How did Kremlin spokesman Dmitry Peskov describe the United States?"
+    chain, _, record = chain_with(seed_settings, standalone,
+                                  "Peskov described the United States as an unfriendly country [1].")
+    history = [("human", "What did the Kremlin spokesman say about talks with the US?"),
+               ("ai", "Moscow is still prepared to hold talks with the United States [1].")]
+    out = chain.invoke({"question": "How did he describe America?", "chat_history": history})
+
+    assert out["question"] == "How did he describe America?"
+    assert out["standalone"] == standalone
+    assert out["answer"] == "Peskov described the United States as an unfriendly country [1]."
+    assert "unfriendly country" in out["sources"][0].page_content
+    rewrite, answer = record.calls
+    assert rewrite[0].content == prompts.REWRITE_SYSTEM
+    assert "User: What did the Kremlin spokesman say about talks with the US?" in str(rewrite[1].content)
+    assert "Assistant: Moscow is still prepared" in str(rewrite[1].content)
+    assert str(answer[1].content).endswith(f"Question: {standalone}")
+
+
+def test_without_history_the_question_is_not_rewritten(seed_settings: rag.Settings) -> None:
+    chain, _, record = chain_with(seed_settings, prompts.REFUSAL)
+    out = chain.invoke({"question": QUESTION, "chat_history": []})
+    assert out["standalone"] == QUESTION
+    assert len(record.calls) == 1  # the answer only

@@ -1,0 +1,148 @@
+"""rag.retrieve: hybrid ranking, k, outlet/date filters (lexical and dense), no repeated passages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+from langchain_core.documents import Document
+
+import rag
+from ingest.index import ingest_paths
+from rag.store import open_store
+
+ARTICLES = {
+    "madrid.md": ("Heatwave breaks temperature records in Madrid", "iberiaherald.example", "2024-07-10",
+                  "Thermometers in Madrid reached 44 degrees Celsius on Wednesday, the highest reading since "
+                  "measurements began. Authorities opened cooling centres and urged older residents to stay "
+                  "indoors during the afternoon."),
+    "iceland.md": ("Volcano erupts near Grindavik", "nordicnews.example", "2024-01-15",
+                   "A volcano on the Reykjanes peninsula erupted overnight, sending lava towards the fishing town "
+                   "of Grindavik. Civil protection officials ordered the evacuation of all 3,700 inhabitants."),
+    "rates.md": ("Central bank lifts interest rates again", "financewire.example", "2024-03-05",
+                 "The central bank raised its benchmark interest rate by a quarter point to 5.5 percent, citing "
+                 "stubborn inflation. Mortgage lenders said monthly repayments would rise for most borrowers."),
+    "inflation.md": ("Inflation eases to two percent", "financewire.example", "2024-08-20",
+                     "Consumer prices rose two percent from a year earlier in July, the statistics office said. "
+                     "Cheaper fuel and airfares offset higher food costs."),
+    "metro.md": ("Copenhagen opens a new metro line", "nordicnews.example", "2024-09-01",
+                 "A driverless metro line linking the airport to the harbour district opened on Sunday. "
+                 "Trains will run every three minutes at peak hours."),
+    "football.md": ("Underdogs win the cup final on penalties", "sportsdaily.example", "2024-05-25",
+                    "The second-division club beat the league champions in a penalty shoot-out after a goalless "
+                    "draw. Thousands of fans celebrated in the town square until dawn."),
+}
+TWIN_TEXT = "Zebra crossings across the city will be repainted in bright yellow from next Monday."
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
+    """A store holding the six articles above plus two records with the same text under different ids."""
+    root = tmp_path_factory.mktemp("retrieve")
+    folder = root / "articles"
+    folder.mkdir()
+    for name, (title, source, published, text) in ARTICLES.items():
+        (folder / name).write_text(f"---\ntitle: {title}\nsource: {source}\npublished: {published}\n---\n{text}\n",
+                                   encoding="utf-8")
+    twins = [{"id": f"twin-{i}", "title": f"Road works notice {i}", "source": "citycouncil.example",
+              "published": f"2024-02-0{i}", "text": TWIN_TEXT} for i in (1, 2)]
+    (folder / "twins.jsonl").write_text("\n".join(json.dumps(t) for t in twins), encoding="utf-8")
+    settings = make_settings(root)
+    summary = ingest_paths([folder], settings, progress=False)
+    assert summary.added == 8 and summary.skipped == []
+    return settings
+
+
+def titles(docs: list[Document]) -> list[str]:
+    return [d.metadata["title"] for d in docs]
+
+
+def test_keyword_question_ranks_the_right_article_first(settings: rag.Settings) -> None:
+    docs = rag.build_retriever(settings).invoke("Which town was evacuated when the volcano erupted?")
+    assert titles(docs)[0] == "Volcano erupts near Grindavik"
+
+
+def test_paraphrase_ranks_the_right_article_first(settings: rag.Settings) -> None:
+    # shares no key term with the article: hot/Spanish/capital vs heatwave/Madrid/degrees
+    docs = rag.build_retriever(settings).invoke("How hot did it get in the Spanish capital?")
+    assert titles(docs)[0] == "Heatwave breaks temperature records in Madrid"
+    assert docs[0].metadata["dense_similarity"] > 0.3
+
+
+def test_results_carry_scores_in_rank_order(settings: rag.Settings) -> None:
+    docs = rag.build_retriever(settings).invoke("interest rates and inflation")
+    scores = [d.metadata["score"] for d in docs]
+    assert scores == sorted(scores, reverse=True)
+    assert set(titles(docs)[:2]) == {"Central bank lifts interest rates again", "Inflation eases to two percent"}
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_is_respected(settings: rag.Settings, k: int) -> None:
+    assert len(rag.build_retriever(settings, k=k).invoke("news from the city")) == k
+    assert len(rag.build_retriever(settings).search("news from the city", k=k)) == k
+
+
+def test_k_larger_than_the_store_returns_every_distinct_passage(settings: rag.Settings) -> None:
+    docs = rag.build_retriever(settings, k=50).invoke("news")
+    assert len(docs) == len(ARTICLES) + 1  # the twins count once
+
+
+def test_source_filter(settings: rag.Settings) -> None:
+    retriever = rag.build_retriever(settings, source="nordicnews.example", k=10)
+    docs = retriever.invoke("interest rates at the central bank")  # a question about another outlet's article
+    assert sorted(titles(docs)) == ["Copenhagen opens a new metro line", "Volcano erupts near Grindavik"]
+    docs = rag.build_retriever(settings, source=["financewire.example", "sportsdaily.example"]).invoke("volcano")
+    assert {d.metadata["source"] for d in docs} == {"financewire.example", "sportsdaily.example"}
+
+
+def test_date_filters_are_inclusive(settings: rag.Settings) -> None:
+    after = rag.build_retriever(settings, published_after="2024-07-10").invoke("volcano eruption Grindavik")
+    assert sorted(d.metadata["published"] for d in after) == ["2024-07-10", "2024-08-20", "2024-09-01"]
+    before = rag.build_retriever(settings, published_before="2024-02-01").invoke("metro line")
+    assert sorted(titles(before)) == ["Road works notice 1", "Volcano erupts near Grindavik"]  # not notice 2
+    window = rag.build_retriever(settings, published_after="2024-03-01", published_before="2024-06-30",
+                                 source="financewire.example").invoke("penalties")
+    assert titles(window) == ["Central bank lifts interest rates again"]
+
+
+def test_filters_passed_per_search_override_the_retrievers(settings: rag.Settings) -> None:
+    retriever = rag.build_retriever(settings, source="nordicnews.example")
+    docs = retriever.search("inflation", rag.Filters.of(published_after="2024-08-01", published_before="2024-08-31"))
+    assert titles(docs) == ["Inflation eases to two percent"]
+
+
+def test_filters_where_restricts_dense_search(settings: rag.Settings) -> None:
+    store = open_store(settings)
+    where = rag.Filters.of(source="nordicnews.example", published_after="2024-06-01").where()
+    assert where == {"$and": [{"source": {"$in": ["nordicnews.example"]}}, {"published_int": {"$gte": 20240601}}]}
+    hits = store.dense("heatwave in Madrid", 10, where)
+    assert [d.metadata["title"] for d, _ in hits] == ["Copenhagen opens a new metro line"]
+    assert rag.Filters().where() is None
+
+
+def test_bad_date_is_refused_with_the_expected_format(settings: rag.Settings) -> None:
+    with pytest.raises(ValueError, match="Expected a date like 2025-01-31"):
+        rag.build_retriever(settings, published_after="last week")
+
+
+def test_identical_texts_are_returned_once(settings: rag.Settings) -> None:
+    store = open_store(settings)
+    assert len(store.get(["twin-1:0", "twin-2:0"])) == 2  # both are stored ...
+    docs = rag.build_retriever(settings).invoke("When will the zebra crossings be repainted yellow?")
+    texts = [d.page_content for d in docs]
+    assert texts[0] == TWIN_TEXT
+    assert texts.count(TWIN_TEXT) == 1  # ... but only one is returned
+    assert len(texts) == len(set(texts))
+
+
+def test_retriever_sees_articles_ingested_after_it_was_built(tmp_path: Path) -> None:
+    own = make_settings(tmp_path)
+    (tmp_path / "a.md").write_text("---\ntitle: Owls return to the park\n---\nBarn owls nest again.\n")
+    ingest_paths([tmp_path / "a.md"], own, progress=False)
+    retriever = rag.build_retriever(own)
+    assert titles(retriever.invoke("owls")) == ["Owls return to the park"]
+    (tmp_path / "b.md").write_text("---\ntitle: Owl census published\n---\nThe owl census counted 40 owls.\n")
+    ingest_paths([tmp_path / "b.md"], own, progress=False)
+    assert titles(retriever.invoke("owl census")) == ["Owl census published", "Owls return to the park"]

@@ -1,0 +1,224 @@
+"""rag.text (sentence spans, key terms) and rag.sources (support checks, Citer, passage numbering)."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from rag.sources import SUPPORT_MIN, Citer, format_passages, is_supported, support
+from rag.text import key_terms, sentence_spans, strip_citations
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+# --- sentence_spans ---------------------------------------------------------------------------
+
+
+def test_offsets_are_exact_and_whitespace_trimmed() -> None:
+    text = "  First one here.   Second one?  Third!\n\n  Fourth line  \n"
+    assert sentence_spans(text) == [(2, 17), (20, 31), (33, 39), (43, 54)]
+    assert sentences(text) == ["First one here.", "Second one?", "Third!", "Fourth line"]
+
+
+def test_lines_are_hard_boundaries() -> None:
+    assert sentences("A headline without a stop\nThe body starts here. It goes on.") == [
+        "A headline without a stop", "The body starts here.", "It goes on."]
+
+
+@pytest.mark.parametrize("text", [
+    "Speaking to reporters on Nov. 6, Peskov said talks were possible.",
+    "The U.S. administration holds a contrary position.",
+    "Officials met Gen. Syrskyi and Dr. Smith in Kyiv.",
+    "A. Lincoln was the 16th president.",
+    "Prices rose 3.5 percent in March.",
+])
+def test_abbreviations_and_initials_do_not_end_a_sentence(text: str) -> None:
+    assert sentences(text + " Next sentence.") == [text, "Next sentence."]
+
+
+def test_citation_after_full_stop_stays_with_its_sentence() -> None:
+    text = "Peskov spoke on Nov. 6. [2] Zakharova replied. [1, 3] Kyiv rejected the terms."
+    assert sentences(text) == ["Peskov spoke on Nov. 6. [2]", "Zakharova replied. [1, 3]", "Kyiv rejected the terms."]
+
+
+def test_closing_quote_stays_with_its_sentence() -> None:
+    text = "He said “it is almost impossible to worsen them further.” Relations are at a low."
+    assert sentences(text) == ["He said “it is almost impossible to worsen them further.”", "Relations are at a low."]
+
+
+def test_lower_case_after_stop_does_not_split() -> None:
+    assert sentences("Sales fell 3 pct. in May, the agency said.") == ["Sales fell 3 pct. in May, the agency said."]
+
+
+def test_empty_and_blank_text_have_no_sentences() -> None:
+    assert sentence_spans("") == []
+    assert sentence_spans(" \n \n") == []
+
+
+# --- key_terms --------------------------------------------------------------------------------
+
+
+def test_key_terms_stem_drop_stopwords_possessives_and_citations() -> None:
+    terms = key_terms("Russia's terms [3] have not changed, the ministry said.")
+    assert terms == ["russia", "term", "chang", "ministri"]
+
+
+def test_key_terms_keep_order_and_numbers_and_curly_apostrophes() -> None:
+    assert key_terms("Trump’s 47th term: Trump, 78, returns") == ["trump", "47th", "term", "trump", "78", "return"]
+    assert key_terms("What is it about?") == []
+
+
+def test_strip_citations() -> None:
+    assert strip_citations("Talks resumed [1][2] on Monday [3, 4].") == "Talks resumed on Monday."
+
+
+# --- support ----------------------------------------------------------------------------------
+
+PASSAGE = ("Peskov spoke to reporters in Moscow. Relations between the two nuclear powers are at their "
+           "historically lowest point, he said. Zakharova praised the focus on domestic issues.")
+
+
+def test_support_share_and_best_sentence_span() -> None:
+    share, (s, e) = support("Peskov said relations between the nuclear powers are at their lowest point.", PASSAGE)
+    assert share == 1.0
+    assert PASSAGE[s:e] == ("Relations between the two nuclear powers are at their historically lowest point, "
+                            "he said.")
+
+
+def test_support_partial_share() -> None:
+    # key terms: peskov, relat, moscow, ceasefir -> 3 of 4 appear in the passage
+    share, _ = support("Peskov relations Moscow ceasefire", PASSAGE)
+    assert share == pytest.approx(0.75)
+
+
+def test_support_without_key_terms_is_zero() -> None:
+    assert support("It was what it was.", PASSAGE) == (0.0, (0, 0))
+
+
+def test_is_supported_threshold() -> None:
+    assert SUPPORT_MIN == 0.6
+    assert is_supported("Zakharova praised the focus on domestic issues.", PASSAGE)
+    assert not is_supported("Zakharova announced a ceasefire agreement signed in Geneva.", PASSAGE)
+
+
+# --- Citer ------------------------------------------------------------------------------------
+
+
+def doc(text: str, title: str, doc_id: str, **meta: object) -> Document:
+    base = {"title": title, "source": "example.com", "published": "2024-11-06", "url": f"https://example.com/{doc_id}",
+            "article_id": doc_id, "chunk_index": 0, "start_index": 0}
+    return Document(page_content=text, metadata={**base, **meta}, id=f"{doc_id}:0")
+
+
+@pytest.fixture
+def passages() -> list[Document]:
+    return [
+        doc("The central bank raised interest rates by half a point on Tuesday. Markets fell sharply.", "Rates", "a"),
+        doc("Heavy snow closed the main airport in Denver for two days. Hundreds of flights were cancelled.",
+            "Snow", "b"),
+        doc("The museum reopened after renovation. Visitors praised the new sculpture garden.", "Museum", "c"),
+    ]
+
+
+def test_supported_citation_is_kept(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    assert citer.check("Snow closed the Denver airport for two days [2].") == \
+        "Snow closed the Denver airport for two days [1]."
+    (source,) = citer.sources()
+    assert source.id == "b:0"
+    assert source.metadata["n"] == 1
+
+
+def test_wrong_number_is_corrected_to_the_supporting_passage(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    assert citer.check("The central bank raised interest rates by half a point [3].") == \
+        "The central bank raised interest rates by half a point [1]."
+    assert [d.id for d in citer.sources()] == ["a:0"]
+
+
+def test_missing_number_gets_the_supporting_passage(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    assert citer.check("Visitors praised the sculpture garden.") == "Visitors praised the sculpture garden [1]."
+    assert [d.id for d in citer.sources()] == ["c:0"]
+
+
+def test_out_of_range_number_is_ignored(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    assert citer.check("Hundreds of flights were cancelled [9].") == "Hundreds of flights were cancelled [1]."
+    assert [d.id for d in citer.sources()] == ["b:0"]
+
+
+def test_unsupported_sentence_is_dropped(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    assert citer.check("The president signed a new trade treaty with Japan [1].") is None
+    assert citer.sources() == []
+
+
+def test_sentence_without_key_terms_passes_through_uncited(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    assert citer.check("That is all.") == "That is all."
+    assert citer.check("[2]") is None
+    assert citer.sources() == []
+
+
+def test_several_supported_citations_are_all_kept(passages: list[Document]) -> None:
+    both = [doc("Snow closed the airport.", "One", "x"), doc("The airport was closed by snow.", "Two", "y")]
+    citer = Citer(both)
+    assert citer.check("Snow closed the airport [2][1].") == "Snow closed the airport [1][2]."
+    assert [d.id for d in citer.sources()] == ["y:0", "x:0"]
+
+
+def test_renumbering_by_first_use(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    answer = [
+        citer.check("Visitors praised the new sculpture garden [3]."),
+        citer.check("Heavy snow closed the Denver airport [2]."),
+        citer.check("The museum reopened after renovation [3]."),
+    ]
+    assert answer == [
+        "Visitors praised the new sculpture garden [1].",
+        "Heavy snow closed the Denver airport [2].",
+        "The museum reopened after renovation [1].",
+    ]
+    sources = citer.sources()
+    assert [(d.id, d.metadata["n"]) for d in sources] == [("c:0", 1), ("b:0", 2)]
+
+
+def test_sources_carry_metadata_and_support_spans(passages: list[Document]) -> None:
+    citer = Citer(passages)
+    citer.check("Visitors praised the new sculpture garden [3].")
+    citer.check("The museum reopened after renovation [3].")
+    citer.check("The museum reopened after a renovation [3].")  # same span: recorded once
+    (source,) = citer.sources()
+    text = source.page_content
+    assert [text[s:e] for s, e in source.metadata["support_spans"]] == [
+        "Visitors praised the new sculpture garden.", "The museum reopened after renovation."]
+    for key in ("title", "source", "url", "published", "article_id", "chunk_index", "start_index"):
+        assert source.metadata[key] == passages[2].metadata[key]
+    assert "n" not in passages[2].metadata  # the retrieved passage itself is left alone
+
+
+def test_marker_goes_after_a_closing_quote() -> None:
+    citer = Citer([doc("He said “talks remain possible.”", "Talks", "q")])
+    assert citer.check("He said “talks remain possible.” [1]") == "He said “talks remain possible.” [1]"
+
+
+# --- format_passages --------------------------------------------------------------------------
+
+
+def test_format_passages_numbers_from_one_with_header(passages: list[Document]) -> None:
+    text = format_passages(passages[:2])
+    assert text == (
+        "[1] Rates (example.com, 2024-11-06): The central bank raised interest rates by half a point on Tuesday. "
+        "Markets fell sharply.\n\n"
+        "[2] Snow (example.com, 2024-11-06): Heavy snow closed the main airport in Denver for two days. "
+        "Hundreds of flights were cancelled."
+    )
+
+
+def test_format_passages_uses_excerpts_and_defaults_missing_outlet_and_date() -> None:
+    bare = doc("Full text here. More text.", "Bare", "z", source="", published="")
+    assert format_passages([bare], ["Full text here."]) == "[1] Bare (unknown outlet, undated): Full text here."
+    assert format_passages([]) == ""

@@ -85,22 +85,35 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
     citer = Citer(ctx.passages)
     user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
                                       question=x["standalone"])
-    said = 0
     messages = [("system", prompts.ANSWER_SYSTEM), ("human", prompts.EXAMPLE_USER), ("ai", prompts.EXAMPLE_ANSWER),
                 ("human", user)]
-    for sentence in _sentences(model, lock, messages):
-        if REFUSAL_RE.search(sentence) and said == 0:
-            break
-        checked = citer.check(sentence)
-        if checked:
-            yield AddableDict(answer=("" if said == 0 else " ") + checked)
-            said += 1
-        if said == MAX_SENTENCES:
-            break
+    said = 0
+    for sentence in _checked_sentences(_sentences(model, lock, messages), citer, ctx.best):
+        yield AddableDict(answer=("" if said == 0 else " ") + sentence)
+        said += 1
     if said == 0:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
     yield AddableDict(sources=citer.sources())
+
+
+def _checked_sentences(sentences: Iterator[str], citer: Citer, best: str) -> Iterator[str]:
+    """The model's sentences that passages support, with corrected citations. When the model answered but none of
+    its sentences is supported, the single most relevant passage sentence is quoted instead; when it declined,
+    nothing is said."""
+    said = 0
+    for sentence in sentences:
+        if said == 0 and REFUSAL_RE.search(sentence):
+            return
+        checked = citer.check(sentence)
+        if checked:
+            yield checked
+            said += 1
+        if said == MAX_SENTENCES:
+            return
+    fallback = citer.check(best) if said == 0 and best else None
+    if fallback:
+        yield fallback
 
 
 def _refusal(passages: list[Any]) -> str:

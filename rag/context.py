@@ -20,6 +20,7 @@ class Context:
 
     passages: list[Document]
     excerpts: list[str]
+    best: str = ""  # the single most relevant sentence, quoted when the model's own answer finds no support
 
 
 def evidence(question: str, passages: list[Document]) -> float:
@@ -44,7 +45,7 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, s
     ranks = sorted({pool[i][0] for i in keep}, key=lambda r: max(scores[i] for i in keep if pool[i][0] == r),
                    reverse=True)
     excerpts = [" … ".join(texts[i] for i in keep if pool[i][0] == r) for r in ranks]
-    return Context([passages[r] for r in ranks], excerpts)
+    return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))])
 
 
 def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings) -> np.ndarray:

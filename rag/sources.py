@@ -36,11 +36,12 @@ def support(sentence: str, passage: str) -> tuple[float, tuple[int, int]]:
         return 0.0, (0, 0)
     sets = [set(key_terms(passage[s:e])) for s, e in spans]
     best, span = -1, (0, 0)
-    for i, (s, e) in enumerate(spans):
-        hits = len(terms & sets[i])
-        pair = len(terms & (sets[i] | sets[i + 1])) if i + 1 < len(spans) else -1
-        if max(hits, pair) > best:
-            best, span = max(hits, pair), (s, e)
+    for i in range(len(spans)):
+        window = sets[i] | (sets[i + 1] if i + 1 < len(spans) else set())
+        hits = len(terms & window)
+        if hits > best:
+            main = i if i + 1 == len(spans) or len(terms & sets[i]) >= len(terms & sets[i + 1]) else i + 1
+            best, span = hits, spans[main]
     return best / len(terms), span
 
 

@@ -145,7 +145,8 @@ def _check_model(meta: dict[str, Any], location: str) -> None:
 
 
 def _unreachable(url: str, err: Exception) -> str:
-    return f"cannot reach the Chroma server at {url} ({err}); start it (chroma run --port ...) or unset NEWSDESK_CHROMA_URL"
+    return (f"cannot reach the Chroma server at {url} ({err}); "
+            "start it (chroma run --path DIR --port N) or unset NEWSDESK_CHROMA_URL")
 
 
 def _call(store: Store, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ from ingest.index import ingest_paths
 from rag.lexical import load_lexical
 from rag.store import open_store
 
-REALTIMEQA = Path("/work/shared/data/realtimeqa-mini/articles.jsonl")
+REALTIMEQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realtimeqa-mini" / "articles.jsonl"
 ARTICLES = 60
 CHARS = 4000  # per article: ~340 chunks in all, two embedding batches (~250 + ~90)
 PROGRESS_RE = re.compile(r"(\d+)/(\d+) \[")

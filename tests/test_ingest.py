@@ -24,7 +24,7 @@ from ingest.split import count_tokens, split_article
 from rag.lexical import load_lexical
 from rag.store import Store, embed_text, open_store
 
-REALTIMEQA = Path("/work/shared/data/realtimeqa-mini/articles.jsonl")
+REALTIMEQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "realtimeqa-mini" / "articles.jsonl"
 CHUNK_KEYS = ("title", "source", "url", "published", "article_id", "chunk_index", "start_index")
 SUMMARY_RE = (r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) removed, (\d+) skipped; "
               r"(\d+) chunks embedded in [\d.]+ s")

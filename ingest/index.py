@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,17 +102,33 @@ def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
 
 def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings,
            progress: bool) -> int:
+    """Embed batch after batch; each batch is written by a helper thread while the next one is embedded."""
     chunked = [(a, split_article(a, max_tokens=settings.chunk_tokens)) for a in todo]
     total = sum(len(c) for _, c in chunked)
-    with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar:
+    with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar, \
+            ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[None] | None = None
         for batch in _batches(chunked):
             stale = [cid for a, _ in batch if a.article_id in existing for cid in existing[a.article_id].ids]
             docs = [d for _, chunks in batch for d in chunks]
             vectors = store.embeddings.embed_documents([embed_text(d) for d in docs])
-            store.delete(stale)
-            store.upsert(docs, [d.id or "" for d in docs], vectors)
-            bar.update(len(docs))
+            if pending is not None:
+                pending.result()  # the previous write, re-raising its error
+            pending = writer.submit(_replace, store, stale, docs, vectors)
+            pending.add_done_callback(_count(bar, len(docs)))
+        if pending is not None:
+            pending.result()
     return total
+
+
+def _count(bar: tqdm, n: int) -> Callable[[Future[None]], None]:
+    """A callback that advances the progress bar once a write has succeeded."""
+    return lambda done: None if done.exception() else bar.update(n)
+
+
+def _replace(store: Store, stale: list[str], docs: list[Document], vectors: list[list[float]]) -> None:
+    store.delete(stale)
+    store.upsert(docs, [d.id or "" for d in docs], vectors)
 
 
 def _batches(chunked: list[tuple[Article, list[Document]]]) -> Iterable[list[tuple[Article, list[Document]]]]:

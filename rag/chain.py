@@ -67,7 +67,10 @@ def _rewrite(model: BaseChatModel, lock: threading.Lock, question: str, history:
     with lock:
         text = str(model.invoke(messages).content).strip().splitlines()
     line = text[0].strip().strip('"') if text else ""
-    return line if 3 <= len(line) <= 300 else f"{history.splitlines()[-1]} {question}"
+    if 3 <= len(line) <= 300:
+        return line
+    asked = [h.removeprefix("User: ") for h in history.splitlines() if h.startswith("User: ")]
+    return f"{asked[-1]} {question}" if asked else question
 
 
 def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retriever: HybridRetriever,

@@ -1,4 +1,4 @@
-"""Gradio UI only: calls the chain, formats the answer and its numbered sources."""
+"""Gradio UI only: chat with filters, uploads and a corpus panel; formats answers and their numbered sources."""
 
 from __future__ import annotations
 
@@ -9,10 +9,20 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from rag import BadQuestionError, NewsdeskError, Settings, build_chain
+from ingest.index import Summary
+from ingest.upload import ALLOWED, ingest_uploads
+from rag import BadQuestionError, Filters, HybridRetriever, NewsdeskError, Settings, build_chain, build_retriever
+from rag.corpus import CorpusStats, corpus_stats
 
 EXAMPLES = ["What are Russia's terms?", "Who is Dmitry Peskov?", "When will Trump be inaugurated?"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CHAT_CONCURRENCY = 4  # the local LLM is serialized by the chain's lock; retrieval of other chats overlaps it
+_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "[]()*_`~#|\\!"})
+
+
+def esc(text: Any) -> str:
+    """Text as inert HTML that Markdown leaves alone too (no tags, no [links](...), no emphasis)."""
+    return html.escape(str(text), quote=True).translate(_MARKDOWN)
 
 
 def safe_link(url: str) -> str:
@@ -24,11 +34,11 @@ def safe_link(url: str) -> str:
 def format_source(doc: Any) -> str:
     """One numbered source as HTML: title, outlet, date, link, and the passage with its supporting span marked."""
     m = doc.metadata
-    title = html.escape(m.get("title") or "Untitled")
+    title = esc(m.get("title") or "Untitled")
     link = safe_link(m.get("url", ""))
     head = f'<a href="{link}" target="_blank" rel="noopener noreferrer">{title}</a>' if link else title
-    meta = " · ".join(html.escape(x) for x in (m.get("source"), m.get("published")) if x)
-    return (f"<details><summary>[{m.get('n', '?')}] {head}{' — ' + meta if meta else ''}</summary>"
+    meta = " · ".join(esc(x) for x in (m.get("source"), m.get("published")) if x)
+    return (f"<details><summary>&#91;{esc(m.get('n', '?'))}&#93; {head}{' — ' + meta if meta else ''}</summary>"
             f"<blockquote>{highlight(doc.page_content, m.get('support_spans', []))}</blockquote></details>")
 
 
@@ -38,48 +48,143 @@ def highlight(text: str, spans: list[list[int]]) -> str:
     for start, end in sorted(spans):
         if start < pos:
             continue
-        out += [html.escape(text[pos:start]), f"<mark>{html.escape(text[start:end])}</mark>"]
+        out += [esc(text[pos:start]), f"<mark>{esc(text[start:end])}</mark>"]
         pos = end
-    return "".join(out) + html.escape(text[pos:])
+    return "".join(out) + esc(text[pos:])
 
 
 def format_reply(answer: str, sources: list[Any], standalone: str | None, question: str) -> str:
-    parts = [html.escape(answer)]
+    parts = [esc(answer)]
     if standalone and standalone.strip() != question.strip():
-        parts.append(f"<p><em>Searched for: {html.escape(standalone)}</em></p>")
+        parts.append(f"<p><em>Searched for: {esc(standalone)}</em></p>")
     if sources:
         parts.append("<p><strong>Sources</strong></p>" + "".join(format_source(d) for d in sources))
     return "\n\n".join(parts)
 
 
+def format_corpus(stats: CorpusStats) -> str:
+    """The corpus panel: counts, outlets, date range and the most recent articles, all escaped."""
+    if not stats.articles:
+        return "<p>No articles yet: upload some, or run <code>python -m ingest corpus/</code>.</p>"
+    outlets = ", ".join(f"{esc(o)} ({n})" for o, n in stats.outlets.items()) or "unknown"
+    recent = "".join(f"<li>{esc(a.title)} — {esc(a.source or 'unknown')}, {esc(a.published or 'undated')}</li>"
+                     for a in stats.recent)
+    return (f"<p><strong>{stats.articles}</strong> articles, {stats.chunks} passages; "
+            f"{esc(stats.earliest or '?')} to {esc(stats.latest or '?')}</p><p>Outlets: {outlets}</p>"
+            f"<p>Most recent:</p><ul>{recent}</ul>")
+
+
+def format_summary(summary: Summary, uploads: str) -> str:
+    """The upload result, escaped; skip reasons name the uploaded file, not the server's uploads folder."""
+    lines = [f"Added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+             f"skipped {len(summary.skipped)}."]
+    lines += [f"- skipped {esc(s.reason.replace(uploads + os.sep, ''))}" for s in summary.skipped]
+    return "\n".join(lines)
+
+
+def _plain(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat history for the question rewriter: each reply without its sources block."""
+    def text(c: Any) -> str:
+        c = " ".join(p.get("text", "") for p in c if isinstance(p, dict)) if isinstance(c, list) else str(c)
+        return html.unescape(c.split("\n\n<p>", 1)[0])
+    return [{"role": h.get("role", "user"), "content": text(h.get("content", ""))} for h in history]
+
+
 def make_respond(chain: Any) -> Any:
-    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[str]:
+    def respond(message: str, history: list[dict[str, Any]], outlets: list[str] | None = None,
+                after: str | None = "", before: str | None = "") -> Iterator[str]:
+        try:
+            Filters.of(outlets or None, after or None, before or None)
+        except ValueError as e:
+            yield f"⚠️ Date filter: {esc(e)}"
+            return
+        request = {"question": message, "chat_history": _plain(history or []), "source": outlets or None,
+                   "published_after": after or None, "published_before": before or None}
         out: dict[str, Any] = {"answer": "", "sources": []}
         try:
-            for chunk in chain.stream({"question": message, "chat_history": history}):
+            for chunk in chain.stream(request):
                 out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
                 if chunk.get("answer"):
-                    yield html.escape(out["answer"])
+                    yield esc(out["answer"])
         except BadQuestionError as e:
-            yield str(e)
+            yield esc(e)
             return
         except NewsdeskError as e:
-            yield f"⚠️ {e}"
+            yield f"⚠️ {esc(e)}"
             return
         yield format_reply(out["answer"], out["sources"], out.get("standalone"), out.get("question", message))
 
     return respond
 
 
-def build_app(settings: Settings, chain: Any | None = None) -> Any:
+def _outlets(retriever: HybridRetriever) -> list[str]:
+    try:
+        return list(corpus_stats(retriever.store).outlets)
+    except NewsdeskError:
+        return []
+
+
+def make_refresh(retriever: HybridRetriever) -> Any:
     import gradio as gr
 
-    respond = make_respond(chain or build_chain(settings))
-    return gr.ChatInterface(
-        respond, title="Newsdesk", description="Ask about the news in your articles; every claim cites its passage.",
-        examples=EXAMPLES, cache_examples=False, api_name="respond",
-        chatbot=gr.Chatbot(height=520, sanitize_html=True, render_markdown=True),
-    )
+    def refresh() -> tuple[str, Any]:
+        try:
+            stats = corpus_stats(retriever.store)
+        except NewsdeskError as e:
+            return f"<p>⚠️ {esc(e)}</p>", gr.skip()
+        return format_corpus(stats), gr.Dropdown(choices=list(stats.outlets))
+
+    return refresh
+
+
+def make_upload(settings: Settings, retriever: HybridRetriever) -> Any:
+    import gradio as gr
+
+    refresh = make_refresh(retriever)
+
+    def upload(files: list[str] | None) -> Iterator[tuple[Any, Any, Any]]:
+        if not files:
+            return
+        yield f"Indexing {len(files)} file(s)…", gr.skip(), gr.skip()
+        try:
+            summary = ingest_uploads(files, settings, store=retriever.store)
+        except NewsdeskError as e:
+            yield f"⚠️ {e}", gr.skip(), gr.skip()
+            return
+        retriever.refresh()
+        yield (format_summary(summary, str(settings.data_dir / "uploads")), *refresh())
+
+    return upload
+
+
+def build_app(settings: Settings, chain: Any | None = None, *, retriever: HybridRetriever | None = None) -> Any:
+    """The web app; pass `chain` and the `retriever` it uses to serve another chain (tests use a fake LLM)."""
+    import gradio as gr
+
+    retriever = retriever or build_retriever(settings)
+    chain = chain or build_chain(settings, retriever=retriever)
+    with gr.Blocks(title="Newsdesk") as demo:
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                outlets = gr.Dropdown(label="Outlets", multiselect=True, choices=_outlets(retriever), elem_id="outlets",
+                                      allow_custom_value=True)  # outlets added by another session's upload
+                after = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD", elem_id="after")
+                before = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD", elem_id="before")
+                files = gr.File(label="Add articles", file_count="multiple", file_types=list(ALLOWED),
+                                elem_id="upload")
+                status = gr.Markdown(elem_id="upload-status")
+                corpus = gr.HTML(elem_id="corpus")
+            with gr.Column(scale=3):
+                gr.ChatInterface(
+                    make_respond(chain), title="Newsdesk", api_name="respond", additional_inputs=[outlets, after, before],
+                    description="Ask about the news in your articles; every claim cites its passage.",
+                    examples=[[e] for e in EXAMPLES], cache_examples=False,
+                    chatbot=gr.Chatbot(height=520, sanitize_html=True, render_markdown=True, allow_tags=False),
+                )
+        demo.load(make_refresh(retriever), outputs=[corpus, outlets], api_visibility="private")
+        files.upload(make_upload(settings, retriever), inputs=files, outputs=[status, corpus, outlets],
+                     api_name="upload", concurrency_limit=1, concurrency_id="ingest")
+    return demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
 
 
 def check_access(settings: Settings) -> tuple[str, str] | None:
@@ -95,6 +200,13 @@ def check_access(settings: Settings) -> tuple[str, str] | None:
     return None
 
 
+def launch(app: Any, settings: Settings, *, auth: tuple[str, str] | None = None, block: bool = True) -> Any:
+    """Serve `app` where settings say, with the upload size cap; `block=False` returns at once (tests)."""
+    return app.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
+                      show_error=False, max_file_size=int(settings.max_upload_mb * 1024 * 1024),
+                      prevent_thread_lock=not block, quiet=not block)
+
+
 def main() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,8 +217,7 @@ def main() -> None:
     except NewsdeskError as e:
         sys.exit(f"error: {e}")
     print(f"Newsdesk is ready: http://{settings.host}:{settings.port}", flush=True)
-    app.queue(default_concurrency_limit=4).launch(server_name=settings.host, server_port=settings.port,
-                                                  share=False, auth=auth, show_error=False)
+    launch(app, settings, auth=auth)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ from rag.corpus import CorpusStats, corpus_stats
 EXAMPLES = ["What are Russia's terms?", "Who is Dmitry Peskov?", "When will Trump be inaugurated?"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CHAT_CONCURRENCY = 4  # the local LLM is serialized by the chain's lock; retrieval of other chats overlaps it
-_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "[]()*_`~#|\\!"})
+_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'[]()*_`~#|\\!"})
 
 
 def esc(text: Any) -> str:
     """Text as inert HTML that Markdown leaves alone too (no tags, no [links](...), no emphasis)."""
-    return html.escape(str(text), quote=True).translate(_MARKDOWN)
+    return str(text).translate(_ENTITIES)
 
 
 def safe_link(url: str) -> str:
@@ -168,15 +168,18 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
             with gr.Column(scale=1, min_width=280):
                 outlets = gr.Dropdown(label="Outlets", multiselect=True, choices=_outlets(retriever), elem_id="outlets",
                                       allow_custom_value=True)  # outlets added by another session's upload
-                after = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD", elem_id="after")
-                before = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD", elem_id="before")
-                files = gr.File(label="Add articles", file_count="multiple", file_types=list(ALLOWED),
-                                elem_id="upload")
+                after = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD", value="",
+                                   elem_id="after")
+                before = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD", value="",
+                                    elem_id="before")
+                files = gr.File(label=f"Add articles ({' '.join(ALLOWED)})", file_count="multiple",
+                                elem_id="upload")  # no file_types: refused files get a reason, the rest go in
                 status = gr.Markdown(elem_id="upload-status")
                 corpus = gr.HTML(elem_id="corpus")
             with gr.Column(scale=3):
                 gr.ChatInterface(
-                    make_respond(chain), title="Newsdesk", api_name="respond", additional_inputs=[outlets, after, before],
+                    make_respond(chain), title="Newsdesk", api_name="respond",
+                    additional_inputs=[outlets, after, before],
                     description="Ask about the news in your articles; every claim cites its passage.",
                     examples=[[e] for e in EXAMPLES], cache_examples=False,
                     chatbot=gr.Chatbot(height=520, sanitize_html=True, render_markdown=True, allow_tags=False),

@@ -118,7 +118,8 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from rag.chain import build_chain
 
-    questions = load_questions(args.questions)[: args.limit or None]
+    questions = load_questions(args.questions)
+    questions = [q for q in questions if q["answerable"] or not args.answerable_only][: args.limit or None]
     chain = build_chain(settings)
     rows = [_answer_one(chain, q) for q in questions]
     answerable = [r for r in rows if r["answerable"]]
@@ -126,7 +127,8 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     good, total = map(sum, zip(*[r["citations"] for r in rows], strict=True)) if rows else (0, 0)
     if args.verbose:
         for r in rows:
-            print(json.dumps({k: r[k] for k in ("id", "correct", "refused", "answer")}), file=sys.stderr)
+            print(json.dumps({k: r[k] for k in ("id", "gold", "correct", "refused", "citations", "answer")}),
+                  file=sys.stderr)
     return {
         "questions": len(rows), "answerable": len(answerable),
         "accuracy": sum(r["correct"] for r in answerable) / max(1, len(answerable)),
@@ -149,7 +151,7 @@ def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
         out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
     full = time.perf_counter() - started
     answer = out["answer"]
-    return {"id": q.get("id"), "answerable": q["answerable"], "answer": answer, "first": first or full, "full": full,
+    return {"id": q.get("id"), "gold": q["must_include"], "answerable": q["answerable"], "answer": answer, "first": first or full, "full": full,
             "correct": contains(first_sentence(answer), q["must_include"]),
             "refused": answer.startswith("The articles don't say"),
             "citations": citation_precision(answer, out["sources"])}
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="only the first N questions (answers) or articles (ingest)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--verbose", action="store_true", help="print each answer (answers)")
+    p.add_argument("--answerable-only", action="store_true", help="skip questions without answer_urls (answers)")
     args = p.parse_args(argv)
     if args.what != "ingest" and not args.questions:
         p.error("--questions is required")

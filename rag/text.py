@@ -18,7 +18,7 @@ recently reportedly amid
 
 WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 CITE_RE = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_BOUNDARY = re.compile(r"[.!?…]+[\"”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+[\"“‘(\[]?[A-Z0-9])")
+_BOUNDARY = re.compile(r"[.!?…]+[\"”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+(?:[\"“‘(]|\[(?!\d))?[A-Z0-9])")
 _ABBREV = frozenset("mr mrs ms dr st jr sr gen sen rep gov lt col sgt capt prof no vol vs jan feb mar apr jun jul "
                     "aug sep sept oct nov dec u.s u.k e.g i.e inc corp co ltd".split())
 

@@ -1,7 +1,9 @@
-"""A real browser asks the real app a question and sees the cited answer."""
+"""A real browser uses the real app: asks and sees the cited answer (real LLM), uploads an article and asks about it,
+filters by outlet, and meets an article full of script injections (in-process app, fake LLM)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,11 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import make_settings
+from test_app import ALPHA, ANSWER, BETA, QUESTION, serving, write_bridge_corpus
 
 from ingest.index import ingest_paths
 from rag import Settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -69,6 +73,7 @@ def page(tmp_path: Path):
         context.close()
 
 
+@pytest.mark.slow
 def test_ask_in_browser(app_url: str, page) -> None:
     page.goto(app_url, wait_until="domcontentloaded")
     box = page.locator("textarea").first
@@ -82,3 +87,83 @@ def test_ask_in_browser(app_url: str, page) -> None:
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
     assert "NATO" in text
     assert "Kremlin says Moscow is still open for talks" in page.locator("body").inner_text()
+
+
+# --- in-process app with a fake LLM -------------------------------------------------------------------------------
+
+XSS = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1">'
+XSS_ANSWER = f'The lantern festival drew record crowds of forty thousand visitors {XSS} on Saturday [1].'
+
+
+def open_chat(page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("textarea").first.wait_for(timeout=60_000)
+
+
+def ask(page, question: str) -> str:
+    """Type a question, wait for the sources, open them, return the last reply's text."""
+    box = page.locator("textarea").first
+    box.fill(question)
+    box.press("Enter")
+    bot = page.locator(".bot, [data-testid='bot']").last
+    bot.locator("details").first.wait_for(timeout=60_000)
+    for summary in bot.locator("summary").all():
+        summary.click()
+    return bot.inner_text()
+
+
+def choose_outlet(page, outlet: str) -> None:
+    page.locator("#outlets input").click()
+    page.locator(f"#outlets li[aria-label='{outlet}']").click()
+    page.keyboard.press("Escape")
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("bridge-browser")
+    settings = make_settings(root)
+    ingest_paths([write_bridge_corpus(root / "corpus")], settings, progress=False)
+    with serving(settings, ANSWER) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("outlet", "shown", "hidden"), [("alpha.example", ALPHA, BETA), ("beta.example", BETA, ALPHA)])
+def test_outlet_filter_changes_the_sources(bridge: str, page, outlet: str, shown: str, hidden: str) -> None:
+    open_chat(page, bridge)
+    choose_outlet(page, outlet)
+    text = ask(page, QUESTION)
+    assert shown in text and outlet in text
+    assert hidden not in text
+
+
+def test_uploaded_article_is_answerable_right_away(tmp_path: Path, page) -> None:
+    article = write_bridge_corpus(tmp_path / "in") / "beta.md"
+    with serving(make_settings(tmp_path), ANSWER) as url:
+        open_chat(page, url)
+        page.locator("#upload input[type=file]").set_input_files(str(article))
+        page.locator("#upload-status").get_by_text("Added 1, updated 0").wait_for(timeout=60_000)
+        assert BETA in page.locator("#corpus").inner_text()
+        text = ask(page, QUESTION)
+    assert BETA in text and "beta.example" in text
+
+
+def test_script_in_an_article_stays_text(tmp_path: Path, page) -> None:
+    record = {"id": "xss", "url": "javascript:window.__pwned=1", "title": f"Lantern festival {XSS}",
+              "source": "evil.example", "published": "2025-04-01",
+              "text": f"The lantern festival drew record crowds of forty thousand visitors {XSS} on Saturday. "
+                      "Organisers said the parade ran late. [click me](javascript:window.__pwned=1)"}
+    (tmp_path / "xss.json").write_text(json.dumps(record), encoding="utf-8")
+    settings = make_settings(tmp_path)
+    ingest_paths([tmp_path / "xss.json"], settings, progress=False)
+    with serving(settings, XSS_ANSWER) as url:
+        open_chat(page, url)
+        text = ask(page, "How many visitors did the lantern festival draw?")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "xss.png"), full_page=True)
+        pwned = page.evaluate("typeof window.__pwned")
+        hrefs = page.evaluate("[...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')")
+        panel = page.locator("#corpus").inner_text()
+    assert pwned == "undefined"
+    assert "<script>window.__pwned=1</script>" in text and '<img src=x onerror="window.__pwned=1">' in text
+    assert "[click me](javascript:window.__pwned=1)" in text and "<script>" in panel
+    assert not [h for h in hrefs if h.strip().lower().startswith(("javascript", "data"))], hrefs

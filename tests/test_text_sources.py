@@ -222,3 +222,11 @@ def test_format_passages_uses_excerpts_and_defaults_missing_outlet_and_date() ->
     bare = doc("Full text here. More text.", "Bare", "z", source="", published="")
     assert format_passages([bare], ["Full text here."]) == "[1] Bare (unknown outlet, undated): Full text here."
     assert format_passages([]) == ""
+
+
+def test_citation_after_a_closing_quote_stays_with_its_sentence() -> None:
+    text = 'She called it a "substantial step forward." [1] Kyiv disagreed [2].'
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        'She called it a "substantial step forward." [1]', "Kyiv disagreed [2]."]
+    single = 'She called it a "step forward." [1]'
+    assert [single[s:e] for s, e in sentence_spans(single)] == [single]

@@ -169,9 +169,9 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
                 outlets = gr.Dropdown(label="Outlets", multiselect=True, choices=_outlets(retriever), elem_id="outlets",
                                       allow_custom_value=True)  # outlets added by another session's upload
                 after = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD", value="",
-                                   elem_id="after")
+                                   max_lines=1, elem_id="after")
                 before = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD", value="",
-                                    elem_id="before")
+                                    max_lines=1, elem_id="before")
                 files = gr.File(label=f"Add articles ({' '.join(ALLOWED)})", file_count="multiple",
                                 elem_id="upload")  # no file_types: refused files get a reason, the rest go in
                 status = gr.Markdown(elem_id="upload-status")

@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.context import evidence, select
 from rag.history import history_text, validate_question
 from rag.models import get_llm
-from rag.retrieve import Filters, HybridRetriever, build_retriever
+from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
 from rag.sources import Citer, format_passages
 from rag.text import sentence_spans
 
@@ -41,8 +41,10 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
         return _rewrite(model, lock, x["question"], history_text(x["chat_history"]))
 
     def retrieve(x: dict[str, Any]) -> list[Any]:
-        filters = Filters.of(x.get("source"), x.get("published_after"), x.get("published_before"))
-        return retriever.search(x["standalone"], filters)
+        filters, recent = news_query(x["standalone"], settings, as_of=x["as_of"] if x["as_of_given"] else None,
+                                     source=x.get("source"), published_after=x.get("published_after"),
+                                     published_before=x.get("published_before"))
+        return retriever.search(x["standalone"], filters, recent_after=recent)
 
     def answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
         x: dict[str, Any] = {}
@@ -57,7 +59,8 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
 def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
     x = {"question": x} if isinstance(x, str) else dict(x)
     x["question"] = validate_question(x.get("question"))
-    x["as_of"] = (x.get("as_of") or date.today()).__str__()[:10]
+    x["as_of_given"] = bool(x.get("as_of"))
+    x["as_of"] = Filters.of(published_before=x.get("as_of") or date.today()).published_before
     return x
 
 

@@ -100,7 +100,7 @@ def build_index(articles: list[Path], settings: Settings) -> float:
 
 
 def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    from rag.retrieve import build_retriever
+    from rag.retrieve import build_retriever, news_query
 
     questions = [q for q in load_questions(args.questions) if q["answerable"]]
     retriever = build_retriever(settings, k=max(KS))
@@ -108,7 +108,8 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     ranks, latency = [], []
     for q in questions:
         started = time.perf_counter()
-        docs = retriever.invoke(q["question"])
+        filters, recent = news_query(q["question"], settings, as_of=q.get("date"))
+        docs = retriever.search(q["question"], filters, recent_after=recent)
         latency.append(time.perf_counter() - started)
         ranks.append(hit_rank(docs, q["must_include"]))
     return {"questions": len(questions), **retrieval_metrics(ranks),
@@ -151,7 +152,8 @@ def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
         out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
     full = time.perf_counter() - started
     answer = out["answer"]
-    return {"id": q.get("id"), "gold": q["must_include"], "answerable": q["answerable"], "answer": answer, "first": first or full, "full": full,
+    return {"id": q.get("id"), "gold": q["must_include"], "answerable": q["answerable"], "answer": answer,
+            "first": first or full, "full": full,
             "correct": contains(first_sentence(answer), q["must_include"]),
             "refused": answer.startswith("The articles don't say"),
             "citations": citation_precision(answer, out["sources"])}

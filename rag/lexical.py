@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ class LexicalIndex:
     metas: list[dict[str, Any]]
     fingerprint: str
     bm25: Any
+
+    @cached_property
+    def meta_by_id(self) -> dict[str, dict[str, Any]]:
+        return dict(zip(self.ids, self.metas, strict=True))
 
     def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         if not self.ids:

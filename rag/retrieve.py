@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,28 @@ def _int(iso: str) -> int:
     return int(iso.replace("-", ""))
 
 
+RECENT_RE = re.compile(r"\b(this|last|past) (week|month)\b|\b(latest|recent(ly)?|newest|today|yesterday|"
+                       r"currently|so far)\b", re.I)
+RECENT_DAYS = 7
+
+
+def news_query(question: str, settings: Settings, *, as_of: str | date | None = None,
+               source: str | list[str] | None = None, published_after: str | date | None = None,
+               published_before: str | date | None = None) -> tuple[Filters, str | None]:
+    """Filters for a question, and the date from which articles count as recent for it (or None).
+
+    A question asked `as_of` a date sees no later articles (unless settings.hide_after_as_of is off); one that
+    asks about "this week", "the latest", ... favours the articles of the week before `as_of` (or today)."""
+    day = date.fromisoformat(_iso(as_of)) if as_of else None
+    before = _iso(published_before)
+    if day and settings.hide_after_as_of:
+        before = min(filter(None, [before, day.isoformat()]))
+    recent = None
+    if RECENT_RE.search(question):
+        recent = ((day or date.today()) - timedelta(days=RECENT_DAYS)).isoformat()
+    return Filters.of(source, published_after, before), recent
+
+
 class HybridRetriever(BaseRetriever):
     """Top-k passages for a query from BM25 and dense search fused by weighted reciprocal rank."""
 
@@ -79,14 +102,23 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return self.search(query, self.filters)
 
-    def search(self, query: str, filters: Filters | None = None, *, k: int | None = None) -> list[Document]:
+    def search(self, query: str, filters: Filters | None = None, *, k: int | None = None,
+               recent_after: str | None = None) -> list[Document]:
+        """Top-k passages; `recent_after` (ISO date) favours articles published on or after it."""
         filters = filters or self.filters
         n = self.settings.candidates
         dense = self.store.dense(query, n, filters.where())
         lexical = self.lexical()
         mask = None if filters == Filters() else np.array([filters.allows(m) for m in lexical.metas], dtype=float)
         lex = lexical.search(query, n, mask)
-        return self._fuse(dense, lex, k or self.settings.k)
+        boost = self._recency(dense, lexical, recent_after) if recent_after else {}
+        return self._fuse(dense, lex, k or self.settings.k, boost)
+
+    def _recency(self, dense: list[tuple[Document, float]], lexical: LexicalIndex, after: str) -> dict[str, float]:
+        """A fusion bonus for every candidate published on or after `after`."""
+        day, bonus = _int(after), self.settings.recency_weight / (self.settings.rrf_k + 1)
+        metas = {**lexical.meta_by_id, **{d.id: d.metadata for d, _ in dense}}
+        return {cid: bonus for cid, m in metas.items() if int(m.get("published_int") or 0) >= day}
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, reloaded when the collection changed since it was built."""
@@ -101,13 +133,16 @@ class HybridRetriever(BaseRetriever):
         """Forget the BM25 index (call after ingesting into this store)."""
         self._lexical = None
 
-    def _fuse(self, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], k: int) -> list[Document]:
+    def _fuse(self, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], k: int,
+              boost: dict[str, float]) -> list[Document]:
         s = self.settings
         scores: dict[str, float] = {}
         for rank, (doc, _) in enumerate(dense):
             scores[doc.id or ""] = s.dense_weight / (s.rrf_k + rank + 1)
         for rank, (cid, _) in enumerate(lex):
             scores[cid] = scores.get(cid, 0.0) + s.lexical_weight / (s.rrf_k + rank + 1)
+        for cid in scores:
+            scores[cid] += boost.get(cid, 0.0)
         docs = {d.id: d for d, _ in dense}
         sims = {d.id: sim for d, sim in dense}
         ranked = sorted(scores, key=lambda cid: -scores[cid])

@@ -149,7 +149,7 @@ def test_uploaded_article_is_answerable_right_away(tmp_path: Path, page) -> None
 
 def test_script_in_an_article_stays_text(tmp_path: Path, page) -> None:
     record = {"id": "xss", "url": "javascript:window.__pwned=1", "title": f"Lantern festival {XSS}",
-              "source": "evil.example", "published": "2025-04-01",
+              "source": 'evil<img src=x onerror="window.__pwned=1">.example', "published": "2025-04-01",
               "text": f"The lantern festival drew record crowds of forty thousand visitors {XSS} on Saturday. "
                       "Organisers said the parade ran late. [click me](javascript:window.__pwned=1)"}
     (tmp_path / "xss.json").write_text(json.dumps(record), encoding="utf-8")
@@ -165,5 +165,6 @@ def test_script_in_an_article_stays_text(tmp_path: Path, page) -> None:
         panel = page.locator("#corpus").inner_text()
     assert pwned == "undefined"
     assert "<script>window.__pwned=1</script>" in text and '<img src=x onerror="window.__pwned=1">' in text
-    assert "[click me](javascript:window.__pwned=1)" in text and "<script>" in panel
+    assert "[click me](javascript:window.__pwned=1)" in text
+    assert "<script>window.__pwned=1</script>" in panel and '<img src=x onerror="window.__pwned=1">.example' in panel
     assert not [h for h in hrefs if h.strip().lower().startswith(("javascript", "data"))], hrefs

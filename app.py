@@ -117,13 +117,6 @@ def make_respond(chain: Any) -> Any:
     return respond
 
 
-def _outlets(retriever: HybridRetriever) -> list[str]:
-    try:
-        return list(corpus_stats(retriever.store).outlets)
-    except NewsdeskError:
-        return []
-
-
 def make_refresh(retriever: HybridRetriever) -> Any:
     import gradio as gr
 
@@ -149,7 +142,7 @@ def make_upload(settings: Settings, retriever: HybridRetriever) -> Any:
         try:
             summary = ingest_uploads(files, settings, store=retriever.store)
         except NewsdeskError as e:
-            yield f"⚠️ {e}", gr.skip(), gr.skip()
+            yield f"⚠️ {esc(e)}", gr.skip(), gr.skip()
             return
         retriever.refresh()
         yield (format_summary(summary, str(settings.data_dir / "uploads")), *refresh())
@@ -166,8 +159,8 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
     with gr.Blocks(title="Newsdesk") as demo:
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                outlets = gr.Dropdown(label="Outlets", multiselect=True, choices=_outlets(retriever), elem_id="outlets",
-                                      allow_custom_value=True)  # outlets added by another session's upload
+                outlets = gr.Dropdown(label="Outlets", multiselect=True, choices=[], elem_id="outlets",
+                                      allow_custom_value=True)  # choices come with the page load (refresh)
                 after = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD", value="",
                                    max_lines=1, elem_id="after")
                 before = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD", value="",

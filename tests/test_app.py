@@ -128,16 +128,17 @@ def test_uploaded_article_is_answerable_at_once(settings: rag.Settings, tmp_path
     from gradio_client import Client, handle_file
 
     article = write_bridge_corpus(tmp_path / "in") / "alpha.md"
-    bad = tmp_path / "in" / "notes.exe"
+    bad, empty = tmp_path / "in" / "notes.exe", tmp_path / "in" / "empty.txt"
     bad.write_text("nope")
+    empty.write_text("")
     with serving(settings, ANSWER) as url:
         assert ask(url, QUESTION) == app.esc(prompts.NO_ARTICLES)
-        status, panel, _ = Client(url, verbose=False).predict([handle_file(str(article)), handle_file(str(bad))],
+        status, panel, _ = Client(url, verbose=False).predict([handle_file(str(p)) for p in (article, bad, empty)],
                                                                api_name="/upload")
         reply = ask(url, QUESTION)
-    assert status.startswith("Added 1, updated 0, unchanged 0, skipped 1.")
-    assert "notes.exe&#39;: unsupported file type" in status
-    assert str(settings.data_dir) not in status
+    assert status.startswith("Added 1, updated 0, unchanged 0, skipped 2.")
+    assert "notes.exe&#39;: unsupported file type" in status and "- skipped empty.txt: empty file" in status
+    assert str(settings.data_dir) not in status and "uploads" not in status
     assert "<strong>1</strong> articles" in panel and "alpha.example (1)" in panel
     assert "Sources" in reply and ALPHA in reply
 
@@ -173,6 +174,15 @@ def test_sources_are_escaped_and_only_http_links_are_clickable() -> None:
     assert out.count("<a ") == out.count("href=") == 1 and 'href="https://example.org/a?b=1&amp;c=2"' in out
     assert "&#60;script&#62;window.&#95;&#95;pwned=1" in out  # shown as text
     assert "<mark>Quiet text.</mark>" in out and "Searched for: standalone &#60;b&#62;" in out
+
+
+def test_history_for_the_rewriter_drops_the_sources_block() -> None:
+    reply = app.format_reply("Peskov said talks are possible [1].", [Document(page_content="p", metadata={"n": 1})],
+                             None, "q")
+    history = [{"role": "user", "content": "Who is Peskov?"},
+               {"role": "assistant", "content": [{"type": "text", "text": reply}]}]
+    assert app._plain(history) == [{"role": "user", "content": "Who is Peskov?"},
+                                   {"role": "assistant", "content": "Peskov said talks are possible [1]."}]
 
 
 def test_corpus_panel_is_escaped() -> None:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    hide_after_as_of: bool = Field(True, description="a question asked as of a date ignores later articles")
+    hide_after_as_of: bool = Field(False, description="a question asked as of a date ignores later articles")
     recency_weight: float = Field(0.0, description="fusion bonus for articles from the week before `as_of` when "
                                   "the question asks about 'this week', 'latest', ...")
 

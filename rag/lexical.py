@@ -25,6 +25,14 @@ class LexicalIndex:
     bm25: Any
 
     @cached_property
+    def published_ints(self) -> np.ndarray:
+        return np.array([int(m.get("published_int") or 0) for m in self.metas], dtype=np.int64)
+
+    @cached_property
+    def sources(self) -> np.ndarray:
+        return np.array([str(m.get("source", "")) for m in self.metas], dtype=object)
+
+    @cached_property
     def meta_by_id(self) -> dict[str, dict[str, Any]]:
         return dict(zip(self.ids, self.metas, strict=True))
 

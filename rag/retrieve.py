@@ -44,13 +44,16 @@ class Filters:
             parts.append({"published_int": {"$lte": _int(self.published_before)}})
         return None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def allows(self, meta: dict[str, Any]) -> bool:
-        if self.source and meta.get("source") not in self.source:
-            return False
-        day = int(meta.get("published_int") or 0)
-        if self.published_after and day < _int(self.published_after):
-            return False
-        return not (self.published_before and day > _int(self.published_before))
+    def mask(self, index: LexicalIndex) -> np.ndarray:
+        """1.0 for each document of the BM25 index these filters allow, else 0.0."""
+        keep = np.ones(len(index.ids), dtype=bool)
+        if self.source:
+            keep &= np.isin(index.sources, list(self.source))
+        if self.published_after:
+            keep &= index.published_ints >= _int(self.published_after)
+        if self.published_before:
+            keep &= index.published_ints <= _int(self.published_before)
+        return keep.astype(float)
 
 
 def _iso(value: str | date | None) -> str | None:
@@ -109,7 +112,7 @@ class HybridRetriever(BaseRetriever):
         n = self.settings.candidates
         dense = self.store.dense(query, n, filters.where())
         lexical = self.lexical()
-        mask = None if filters == Filters() else np.array([filters.allows(m) for m in lexical.metas], dtype=float)
+        mask = None if filters == Filters() else filters.mask(lexical)
         lex = lexical.search(query, n, mask)
         boost = self._recency(dense, lexical, recent_after) if recent_after else {}
         return self._fuse(dense, lex, k or self.settings.k, boost)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,9 @@ from langchain_core.embeddings import Embeddings
 
 from rag.text import key_terms, sentence_spans
 
+INJECTION_RE = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines)\b|"
+    r"\b(system prompt|you are now|as an ai|language model|assistant[,:])|\bnew instructions?\b", re.I | re.S)
 RANK_PENALTY = 0.03  # per rank of the passage a sentence comes from
 LEXICAL_WEIGHT = 0.5  # weight of key-term overlap beside cosine similarity
 
@@ -21,6 +25,12 @@ class Context:
     passages: list[Document]
     excerpts: list[str]
     best: str = ""  # the single most relevant sentence, quoted when the model's own answer finds no support
+
+
+def addresses_the_model(sentence: str) -> bool:
+    """True for text that gives orders to an AI ("ignore previous instructions", "you are now ..."): such sentences
+    are not evidence, so they never reach the prompt (the source panel still shows them)."""
+    return bool(INJECTION_RE.search(sentence))
 
 
 def evidence(question: str, passages: list[Document]) -> float:
@@ -36,7 +46,8 @@ def evidence(question: str, passages: list[Document]) -> float:
 
 def select(question: str, passages: list[Document], embeddings: Embeddings, *, sentences: int) -> Context:
     """Keep the `sentences` sentences most relevant to the question, with the passages they belong to."""
-    pool = [(r, s, e) for r, d in enumerate(passages) for s, e in sentence_spans(d.page_content)]
+    pool = [(r, s, e) for r, d in enumerate(passages) for s, e in sentence_spans(d.page_content)
+            if not addresses_the_model(d.page_content[s:e])]
     if not pool:
         return Context([], [])
     texts = [passages[r].page_content[s:e] for r, s, e in pool]

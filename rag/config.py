@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(160, ge=16)
 
     # chunking
-    chunk_tokens: int = Field(200, ge=32, le=256, description="word pieces per chunk, header included")
+    chunk_tokens: int = Field(256, ge=32, le=256, description="word pieces per chunk, header included")
 
     # retrieval
     k: int = Field(10, ge=1, description="passages the retriever returns")

@@ -16,11 +16,15 @@ import rag  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
 WriteArticle = Callable[..., Path]
+# Smaller than the default so the seed article spans several chunks: the citation tests need the "lowest point"
+# and "impossible to worsen" sentences in different passages, and the crash test needs several batches.
+TEST_CHUNK_TOKENS = 200
 
 
 def make_settings(root: Path) -> rag.Settings:
     """Settings whose store and data live under `root`; no test touches the real data/ directory."""
-    return rag.Settings(store_dir=root / "chroma", data_dir=root / "data", llm="smollm2")
+    return rag.Settings(store_dir=root / "chroma", data_dir=root / "data", llm="smollm2",
+                        chunk_tokens=TEST_CHUNK_TOKENS)
 
 
 @pytest.fixture
@@ -42,7 +46,8 @@ def seed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def seed_settings(seed_store: Path, tmp_path: Path) -> rag.Settings:
     """Settings reading the session's seed store (data_dir still private to the test)."""
-    return rag.Settings(store_dir=seed_store, data_dir=tmp_path / "data", llm="smollm2")
+    return rag.Settings(store_dir=seed_store, data_dir=tmp_path / "data", llm="smollm2",
+                        chunk_tokens=TEST_CHUNK_TOKENS)
 
 
 def _front_matter(fields: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, make_settings
+from conftest import REPO, TEST_CHUNK_TOKENS, make_settings
 
 from ingest.index import ingest_paths
 from rag.lexical import load_lexical
@@ -34,6 +34,7 @@ def write_corpus(path: Path) -> Path:
 
 def ingest_cli(store: Path, corpus: Path, stderr: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    env["NEWSDESK_CHUNK_TOKENS"] = str(TEST_CHUNK_TOKENS)  # the same chunking as the clean run's make_settings
     env["HF_HUB_OFFLINE"] = "1"
     with stderr.open("wb") as err:
         return subprocess.Popen([sys.executable, "-m", "ingest", "--store", str(store), str(corpus)], cwd=REPO,

@@ -12,8 +12,15 @@ from rag.models import get_embeddings
 from rag.store import embed_text
 
 
-def measure_ingest(articles: list[Path], settings: Settings, *, limit: int = 0) -> dict[str, Any]:
-    """Articles/s and chunks/s of `python -m ingest`'s code path, and the raw embedder's chunks/s."""
+def measure_ingest(articles: list[Path], settings: Settings, *, limit: int = 0,
+                   keep: Path | None = None) -> dict[str, Any]:
+    """Articles/s and chunks/s of `python -m ingest`'s code path, and the raw embedder's chunks/s.
+
+    `keep` is an empty directory to build the store into (so it can be reused by the other evaluations);
+    by default the store goes into a temporary directory.
+    """
+    if keep and keep.exists() and any(keep.iterdir()):
+        raise ValueError(f"{keep} is not empty: an incremental run would measure nothing")
     from ingest.index import ingest_paths
     from ingest.load import iter_articles
     from ingest.split import split_article
@@ -28,7 +35,7 @@ def measure_ingest(articles: list[Path], settings: Settings, *, limit: int = 0) 
         started = time.perf_counter()
         embedder.embed_documents([embed_text(d) for d in chunks])
         raw = time.perf_counter() - started
-        run = settings.model_copy(update={"store_dir": Path(tmp) / "chroma"})
+        run = settings.model_copy(update={"store_dir": keep or Path(tmp) / "chroma"})
         summary = ingest_paths([subset], run, progress=True)
     pipeline_rate, raw_rate = summary.chunks / summary.seconds, len(chunks) / raw
     return {"embedder": settings.embedder, "threads": settings.embed_threads, "articles": len(loaded),

@@ -87,8 +87,9 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
     if evidence(x["standalone"], passages) < settings.min_evidence:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
-    ctx = select(x["standalone"], passages, retriever.store.embeddings, sentences=settings.context_sentences)
-    citer = Citer(ctx.passages)
+    ctx = select(x["standalone"], passages, retriever.store.embeddings, windows=settings.context_windows,
+                 chars=settings.context_chars)
+    citer = Citer(ctx.passages, question=x["standalone"])
     user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
                                       question=x["standalone"])
     messages = [("system", prompts.ANSWER_SYSTEM), ("human", prompts.EXAMPLE_USER), ("ai", prompts.EXAMPLE_ANSWER),

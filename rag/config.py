@@ -49,7 +49,8 @@ class Settings(BaseSettings):
 
     # answering
     context_passages: int = Field(5, ge=1, description="passages offered to the LLM")
-    context_sentences: int = Field(8, ge=1, description="sentences of those passages put in the prompt")
+    context_windows: int = Field(3, ge=1, description="of those, how many go into the prompt, each as one window")
+    context_chars: int = Field(500, ge=100, description="characters of each window around its best sentence")
     min_evidence: float = Field(0.5, description="share of the question's key terms the passages must hold")
 
     # web

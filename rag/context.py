@@ -1,4 +1,4 @@
-"""Small context for a small model: evidence strength, and the sentences of the passages that matter most."""
+"""Small context for a small model: evidence strength, and the windows of the passages that matter most."""
 
 from __future__ import annotations
 
@@ -44,19 +44,40 @@ def evidence(question: str, passages: list[Document]) -> float:
     return len(terms & found) / len(terms)
 
 
-def select(question: str, passages: list[Document], embeddings: Embeddings, *, sentences: int) -> Context:
-    """Keep the `sentences` sentences most relevant to the question, with the passages they belong to."""
+def select(question: str, passages: list[Document], embeddings: Embeddings, *, windows: int, chars: int) -> Context:
+    """The `windows` passages holding the sentences most relevant to the question, each cut to a contiguous window
+    of at most `chars` characters around its best sentence.
+
+    Contiguous text beat the same number of characters of scattered top sentences on the dev slice (answer accuracy
+    0.467 vs 0.400 on 60 questions): the small model follows who said what across neighbouring sentences."""
     pool = [(r, s, e) for r, d in enumerate(passages) for s, e in sentence_spans(d.page_content)
             if not addresses_the_model(d.page_content[s:e])]
     if not pool:
         return Context([], [])
     texts = [passages[r].page_content[s:e] for r, s, e in pool]
     scores = _scores(question, texts, [r for r, _, _ in pool], embeddings)
-    keep = sorted(np.argsort(-scores)[:sentences].tolist())
-    ranks = sorted({pool[i][0] for i in keep}, key=lambda r: max(scores[i] for i in keep if pool[i][0] == r),
-                   reverse=True)
-    excerpts = [" … ".join(texts[i] for i in keep if pool[i][0] == r) for r in ranks]
+    best: dict[int, int] = {}  # passage -> index in pool of its best sentence
+    for i in np.argsort(-scores).tolist():
+        best.setdefault(pool[i][0], i)
+    ranks = sorted(best, key=lambda r: -scores[best[r]])[:windows]
+    excerpts = [" ".join(texts[i] for i in _window([i for i, p in enumerate(pool) if p[0] == r], best[r], texts, chars))
+                for r in ranks]
     return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))])
+
+
+def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> list[int]:
+    """Consecutive members of `sentences` around `center`, grown one sentence at a time (next, then previous)
+    while the text stays within `chars`."""
+    lo = hi = sentences.index(center)
+    size = len(texts[center])
+    grew = True
+    while grew:
+        grew = False
+        for j in (hi + 1, lo - 1):
+            if 0 <= j < len(sentences) and size + 1 + len(texts[sentences[j]]) <= chars:
+                size += 1 + len(texts[sentences[j]])
+                lo, hi, grew = min(lo, j), max(hi, j), True
+    return sentences[lo : hi + 1]
 
 
 def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,answers,ingest} ..."""
+"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,context,answers,ingest} ..."""
 
 from __future__ import annotations
 
@@ -61,15 +61,17 @@ def first_sentence(answer: str) -> str:
     return answer[spans[0][0]:spans[0][1]] if spans else answer
 
 
-def citation_precision(answer: str, sources: list[Document]) -> tuple[int, int]:
-    """(supported, total) over every [n] of the answer: [n] counts as supported when sources[n-1] holds at least
-    60 % of its sentence's key terms (rag.sources.is_supported)."""
+def citation_precision(answer: str, sources: list[Document], question: str = "") -> tuple[int, int]:
+    """(supported, total) over every [n] of the answer: [n] counts as supported when two adjacent sentences of
+    sources[n-1] hold at least 60 % of its sentence's key terms, not counting words repeated from the question
+    (rag.sources.is_supported)."""
     good = total = 0
     for s, e in sentence_spans(answer):
         sentence = answer[s:e]
         for n in cited_numbers(sentence):
             total += 1
-            good += 0 < n <= len(sources) and is_supported(strip_citations(sentence), sources[n - 1].page_content)
+            good += 0 < n <= len(sources) and is_supported(strip_citations(sentence), sources[n - 1].page_content,
+                                                               question)
     return good, total
 
 
@@ -116,6 +118,34 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
             "latency_p50_ms": 1000 * statistics.median(latency), "latency_p95_ms": 1000 * percentile(latency, 0.95)}
 
 
+def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """What the LLM is given, without the LLM: how often the gold answer is in the passages offered and in the
+    sentences selected from them, and how long that excerpt is. Fast enough to tune context selection on."""
+    from rag.context import evidence, select
+    from rag.retrieve import build_retriever, news_query
+    from rag.sources import format_passages
+
+    questions = [q for q in load_questions(args.questions) if q["answerable"]][: args.limit or None]
+    retriever = build_retriever(settings)
+    passages_hit = context_hit = gated = 0
+    sizes = []
+    for q in questions:
+        filters, recent = news_query(q["question"], settings, as_of=q.get("date"))
+        passages = retriever.search(q["question"], filters, recent_after=recent)[: settings.context_passages]
+        passages_hit += any(contains(d.page_content, q["must_include"]) for d in passages)
+        if evidence(q["question"], passages) < settings.min_evidence:
+            gated += 1
+            continue
+        ctx = select(q["question"], passages, retriever.store.embeddings, windows=settings.context_windows,
+                     chars=settings.context_chars)
+        text = format_passages(ctx.passages, ctx.excerpts)
+        context_hit += contains(text, q["must_include"])
+        sizes.append(len(text))
+    n = max(1, len(questions))
+    return {"questions": len(questions), "passages_hit": passages_hit / n, "context_hit": context_hit / n,
+            "refused_by_evidence_gate": gated / n, "context_chars_p50": statistics.median(sizes) if sizes else 0}
+
+
 def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from rag.chain import build_chain
 
@@ -156,19 +186,19 @@ def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
             "first": first or full, "full": full,
             "correct": contains(first_sentence(answer), q["must_include"]),
             "refused": answer.startswith("The articles don't say"),
-            "citations": citation_precision(answer, out["sources"])}
+            "citations": citation_precision(answer, out["sources"], out.get("standalone") or q["question"])}
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from rag.bench_ingest import measure_ingest
 
-    return measure_ingest(args.articles, settings, limit=args.limit)
+    return measure_ingest(args.articles, settings, limit=args.limit, keep=args.store)
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(prog="python -m rag.eval", description="Measure Newsdesk on your own questions.")
-    p.add_argument("what", choices=["retrieval", "answers", "ingest"])
+    p.add_argument("what", choices=list(RUNNERS))
     p.add_argument("--articles", type=Path, nargs="+", required=True, help="articles (any format ingest reads)")
     p.add_argument("--questions", type=Path, help="questions.jsonl (realtimeqa or seed format)")
     p.add_argument("--store", type=Path, help="reuse (or build once into) this store directory")
@@ -187,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-RUNNERS = {"retrieval": run_retrieval, "answers": run_answers, "ingest": run_ingest}
+RUNNERS = {"retrieval": run_retrieval, "context": run_context, "answers": run_answers, "ingest": run_ingest}
 
 
 def _table(figures: dict[str, Any]) -> str:

@@ -26,11 +26,19 @@ def cited_numbers(sentence: str) -> list[int]:
     return [int(n) for m in CITE_RE.finditer(sentence) for n in m.group(1).split(",")]
 
 
-def support(sentence: str, passage: str) -> tuple[float, tuple[int, int]]:
-    """Share of the sentence's key terms found within two adjacent sentences of `passage`, and that span.
+def claim_terms(sentence: str, question: str = "") -> set[str]:
+    """The key terms a sentence asserts. Words it repeats from the question are the question's premise, not the
+    answer's claim ("The Kremlin describes relations as at their lowest point" claims "lowest point"), so they
+    are left out, unless the sentence says nothing else."""
+    terms = set(key_terms(sentence))
+    return (terms - set(key_terms(question))) or terms
+
+
+def support(sentence: str, passage: str, question: str = "") -> tuple[float, tuple[int, int]]:
+    """Share of the sentence's claim terms found within two adjacent sentences of `passage`, and that span.
 
     A claim must be supported locally: terms scattered over unrelated sentences of a passage do not count."""
-    terms = set(key_terms(sentence))
+    terms = claim_terms(sentence, question)
     spans = sentence_spans(passage)
     if not terms or not spans:
         return 0.0, (0, 0)
@@ -45,8 +53,8 @@ def support(sentence: str, passage: str) -> tuple[float, tuple[int, int]]:
     return best / len(terms), span
 
 
-def is_supported(sentence: str, passage: str) -> bool:
-    return support(sentence, passage)[0] >= SUPPORT_MIN
+def is_supported(sentence: str, passage: str, question: str = "") -> bool:
+    return support(sentence, passage, question)[0] >= SUPPORT_MIN
 
 
 @dataclass
@@ -54,6 +62,7 @@ class Citer:
     """Checks answer sentences one by one against the passages and renumbers citations by first use."""
 
     passages: list[Document]
+    question: str = ""  # what was asked: the answer may restate it without the passage's support
     order: list[int] = field(default_factory=list)  # passage indexes (0-based) in citation order
     spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
@@ -62,7 +71,7 @@ class Citer:
         text = strip_citations(sentence)
         if not key_terms(text):
             return text or None
-        scores = [support(text, p.page_content) for p in self.passages]
+        scores = [support(text, p.page_content, self.question) for p in self.passages]
         claimed = [n - 1 for n in cited_numbers(sentence) if 0 < n <= len(self.passages)]
         good = [i for i in dict.fromkeys(claimed) if scores[i][0] >= SUPPORT_MIN]
         if not good:

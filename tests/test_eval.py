@@ -42,6 +42,14 @@ def test_citation_precision_counts_each_marker() -> None:
     assert citation_precision("The storm destroyed 40 homes [3].", sources) == (0, 1)
 
 
+def test_citation_precision_does_not_ask_support_for_the_question_restated() -> None:
+    sources = [doc("Officials said the storm destroyed 40 homes.")]
+    answer = "The storm in Port Ellis destroyed 40 homes on Friday [1]."
+    assert citation_precision(answer, sources) == (0, 1)
+    question = "How many homes did the storm in Port Ellis destroy on Friday?"
+    assert citation_precision(answer, sources, question) == (1, 1)
+
+
 def test_load_questions_reads_both_formats(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     rows = [{"id": "a", "question": "Q?", "answer": "Lincoln", "answer_urls": ["u"]},
@@ -53,7 +61,8 @@ def test_load_questions_reads_both_formats(tmp_path: Path) -> None:
     assert qs[0]["must_include"] == [["Lincoln"]] and qs[2]["must_include"] == [["NATO"]]
 
 
-def test_retrieval_command_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _tiny_slice(tmp_path: Path) -> tuple[Path, Path]:
+    """Three one-sentence articles and three questions (two answerable) whose right ranks are known."""
     articles = tmp_path / "articles.jsonl"
     texts = {"a1": ("Volcano erupts in Iceland", "Lava reached the town of Grindavik overnight."),
              "a2": ("Heatwave in Madrid", "Thermometers in Madrid reached 44 degrees on Wednesday."),
@@ -64,12 +73,40 @@ def test_retrieval_command_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.Captu
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(q) for q in [
         {"id": "1", "question": "Which town did the lava reach?", "answer": "Grindavik", "answer_urls": ["x"]},
-        {"id": "2", "question": "How hot did it get in Madrid?", "answer": "44 degrees", "answer_urls": ["x"]},
+        {"id": "2", "question": "What did thermometers in Madrid reach?", "answer": "44 degrees", "answer_urls": ["x"]},
         {"id": "3", "question": "Who won the cup?", "answer": "Nobody", "answer_urls": []}]))
+    return articles, questions
+
+
+def test_retrieval_command_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    articles, questions = _tiny_slice(tmp_path)
     assert main(["retrieval", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["questions"] == 2
     assert figures["hit@1"] == 1.0 and figures["mrr@10"] == 1.0
+
+
+def test_context_command_reports_the_answer_in_the_selected_sentences(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    articles, questions = _tiny_slice(tmp_path)
+    assert main(["context", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["questions"] == 2
+    assert figures["passages_hit"] == 1.0 and figures["context_hit"] == 1.0
+    assert figures["refused_by_evidence_gate"] == 0.0 and figures["context_chars_p50"] > 0
+
+
+def test_ingest_command_compares_pipeline_and_raw_embedder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    articles, _ = _tiny_slice(tmp_path)
+    store = tmp_path / "kept"
+    assert main(["ingest", "--articles", str(articles), "--store", str(store), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["articles"] == 3 and figures["chunks"] == 3
+    assert figures["chunks_per_s"] > 0 and figures["raw_embedder_chunks_per_s"] > 0
+    assert figures["pipeline_vs_raw"] == pytest.approx(figures["chunks_per_s"] / figures["raw_embedder_chunks_per_s"])
+    assert any(store.iterdir()), "--store keeps the index the run built"
+    with pytest.raises(ValueError, match="not empty"):
+        main(["ingest", "--articles", str(articles), "--store", str(store)])
 
 
 @pytest.mark.slow

@@ -15,10 +15,10 @@ EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# Known failure, kept visible: the 1.5B model answers seed-06 from the wrong sentence ("unfriendly country" /
-# "substantial step forward"), the citation check rejects that, and the quoted fallback sentence is not the one
-# about "historically lowest point". strict=True: the day it passes, this mark must go.
-KNOWN_FAILURES = {"seed-06": "1.5B model picks the wrong sentence; not yet fixed"}
+# Known failure, kept visible: the 1.5B model describes the state of relations with a phrase from a neighbouring
+# sentence ("substantial step forward", "ultra-liberal circles") instead of "historically lowest point" /
+# "impossible to worsen". strict=True: the day it passes, this mark must go.
+KNOWN_FAILURES = {"seed-06": "the 1.5B model quotes the wrong sentence of its context"}
 
 
 def _lines(name: str) -> list[pytest.param]:

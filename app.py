@@ -69,9 +69,14 @@ def format_corpus(stats: CorpusStats) -> str:
     outlets = ", ".join(f"{esc(o)} ({n})" for o, n in stats.outlets.items()) or "unknown"
     recent = "".join(f"<li>{esc(a.title)} — {esc(a.source or 'unknown')}, {esc(a.published or 'undated')}</li>"
                      for a in stats.recent)
-    return (f"<p><strong>{stats.articles}</strong> articles, {stats.chunks} passages; "
-            f"{esc(stats.earliest or '?')} to {esc(stats.latest or '?')}</p><p>Outlets: {outlets}</p>"
+    span = (f"published {esc(stats.earliest)} to {esc(stats.latest)}" if stats.earliest else "no publication dates")
+    return (f"<p><strong>{stats.articles}</strong> {_plural(stats.articles, 'article')}, {stats.chunks} "
+            f"{_plural(stats.chunks, 'passage')}; {span}</p><p>Outlets: {outlets}</p>"
             f"<p>Most recent:</p><ul>{recent}</ul>")
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
 
 
 def format_summary(summary: Summary, uploads: str) -> str:

@@ -29,7 +29,7 @@ class CorpusStats:
     outlets: dict[str, int] = field(default_factory=dict)
     earliest: str = ""
     latest: str = ""
-    recent: list[ArticleInfo] = field(default_factory=list)
+    recent: list[ArticleInfo] = field(default_factory=list)  # newest first, undated ones last
 
 
 def corpus_stats(store: Store) -> CorpusStats:
@@ -53,6 +53,7 @@ def _summarise(articles: list[ArticleInfo], chunks: int) -> CorpusStats:
     outlets = Counter(a.source for a in articles if a.source)
     dates = sorted(a.published for a in articles if a.published)
     dated = sorted((a for a in articles if a.published), key=lambda a: (a.published, a.title), reverse=True)
+    dated += sorted((a for a in articles if not a.published), key=lambda a: a.title)  # undated last
     return CorpusStats(
         articles=len(articles), chunks=chunks,
         outlets=dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),

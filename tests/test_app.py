@@ -139,7 +139,7 @@ def test_uploaded_article_is_answerable_at_once(settings: rag.Settings, tmp_path
     assert status.startswith("Added 1, updated 0, unchanged 0, skipped 2.")
     assert "notes.exe&#39;: unsupported file type" in status and "- skipped empty.txt: empty file" in status
     assert str(settings.data_dir) not in status and "uploads" not in status
-    assert "<strong>1</strong> articles" in panel and "alpha.example (1)" in panel
+    assert "<strong>1</strong> article," in panel and "alpha.example (1)" in panel
     assert "Sources" in reply and ALPHA in reply
 
 
@@ -159,6 +159,18 @@ def test_corpus_stats_of_an_empty_store(settings: rag.Settings) -> None:
     stats = corpus_stats(open_store(settings))
     assert (stats.articles, stats.chunks, stats.outlets, stats.recent) == (0, 0, {}, [])
     assert "python -m ingest corpus/" in app.format_corpus(stats)
+
+
+def test_corpus_panel_lists_undated_articles_too() -> None:
+    from rag.corpus import ArticleInfo, _summarise
+
+    stats = _summarise([ArticleInfo("Undated", "", ""), ArticleInfo("Dated", "x.example", "2025-01-02")], 3)
+    assert [a.title for a in stats.recent] == ["Dated", "Undated"]
+    panel = app.format_corpus(stats)
+    assert "<strong>2</strong> articles, 3 passages; published 2025-01-02 to 2025-01-02" in panel
+    assert "<li>Undated — unknown, undated</li>" in panel
+    alone = app.format_corpus(_summarise([ArticleInfo("Seed", "", "")], 1))
+    assert "<strong>1</strong> article, 1 passage; no publication dates" in alone
 
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">[x](javascript:alert(1))'

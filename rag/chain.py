@@ -14,7 +14,7 @@ from langchain_core.runnables.utils import AddableDict
 
 from rag import prompts
 from rag.config import Settings
-from rag.context import evidence, select
+from rag.context import build_context
 from rag.history import history_text, validate_question
 from rag.models import get_llm
 from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
@@ -84,11 +84,10 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
         empty = retriever.store.count() == 0
         yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
         return
-    if evidence(x["standalone"], passages) < settings.min_evidence:
+    ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings)
+    if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
-    ctx = select(x["standalone"], passages, retriever.store.embeddings, windows=settings.context_windows,
-                 chars=settings.context_chars)
     citer = Citer(ctx.passages, question=x["standalone"])
     user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
                                       question=x["standalone"])

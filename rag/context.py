@@ -9,6 +9,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
+from rag.config import Settings
 from rag.text import key_terms, sentence_spans
 
 INJECTION_RE = re.compile(
@@ -42,6 +43,16 @@ def evidence(question: str, passages: list[Document]) -> float:
     for d in passages:
         found |= set(key_terms(f"{d.metadata.get('title', '')} {d.page_content}"))
     return len(terms & found) / len(terms)
+
+
+def build_context(question: str, passages: list[Document], embeddings: Embeddings,
+                  settings: Settings) -> Context | None:
+    """What the LLM gets for `question` from the retrieved `passages` (the chain and `rag.eval context` both use
+    this): None when the passages' evidence is too weak to answer from, else the selected windows."""
+    passages = passages[: settings.context_passages]
+    if evidence(question, passages) < settings.min_evidence:
+        return None
+    return select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars)
 
 
 def select(question: str, passages: list[Document], embeddings: Embeddings, *, windows: int, chars: int) -> Context:

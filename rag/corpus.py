@@ -52,11 +52,11 @@ def _info(meta: dict[str, Any]) -> ArticleInfo:
 def _summarise(articles: list[ArticleInfo], chunks: int) -> CorpusStats:
     outlets = Counter(a.source for a in articles if a.source)
     dates = sorted(a.published for a in articles if a.published)
-    dated = sorted((a for a in articles if a.published), key=lambda a: (a.published, a.title), reverse=True)
-    dated += sorted((a for a in articles if not a.published), key=lambda a: a.title)  # undated last
+    recent = sorted((a for a in articles if a.published), key=lambda a: (a.published, a.title), reverse=True)
+    recent += sorted((a for a in articles if not a.published), key=lambda a: a.title)  # undated last
     return CorpusStats(
         articles=len(articles), chunks=chunks,
         outlets=dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
         earliest=dates[0] if dates else "", latest=dates[-1] if dates else "",
-        recent=dated[:RECENT],
+        recent=recent[:RECENT],
     )

@@ -121,7 +121,7 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """What the LLM is given, without the LLM: how often the gold answer is in the passages offered and in the
     sentences selected from them, and how long that excerpt is. Fast enough to tune context selection on."""
-    from rag.context import evidence, select
+    from rag.context import build_context
     from rag.retrieve import build_retriever, news_query
     from rag.sources import format_passages
 
@@ -133,11 +133,10 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         filters, recent = news_query(q["question"], settings, as_of=q.get("date"))
         passages = retriever.search(q["question"], filters, recent_after=recent)[: settings.context_passages]
         passages_hit += any(contains(d.page_content, q["must_include"]) for d in passages)
-        if evidence(q["question"], passages) < settings.min_evidence:
+        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings)
+        if ctx is None:
             gated += 1
             continue
-        ctx = select(q["question"], passages, retriever.store.embeddings, windows=settings.context_windows,
-                     chars=settings.context_chars)
         text = format_passages(ctx.passages, ctx.excerpts)
         context_hit += contains(text, q["must_include"])
         sizes.append(len(text))

@@ -91,8 +91,8 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
     citer = Citer(ctx.passages, question=x["standalone"])
     user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
                                       question=x["standalone"])
-    messages = [("system", prompts.ANSWER_SYSTEM), ("human", prompts.EXAMPLE_USER), ("ai", prompts.EXAMPLE_ANSWER),
-                ("human", user)]
+    shown = [m for q, a in prompts.EXAMPLES for m in (("human", q), ("ai", a))]
+    messages = [("system", prompts.ANSWER_SYSTEM), *shown, ("human", user)]
     said = 0
     for sentence in _checked_sentences(_sentences(model, lock, messages), citer, ctx.best):
         yield AddableDict(answer=("" if said == 0 else " ") + sentence)

@@ -65,12 +65,12 @@ def main() -> None:
             score: dict[str, float] = {}
             for ranked in (dense[:n], lex[:n]):
                 for r, cid in enumerate(ranked):
-                    score[cid] = score.get(cid, 0.0) + 1 / (61 + r)
+                    score[cid] = score.get(cid, 0.0) + 1 / (settings.rrf_k + 1 + r)
             qt = set(key_terms(q["question"]))
             total = sum(idf.get(t, 10.0) for t in qt) or 1.0
             for cid in score:
                 a = rows[cid][0]["article_id"]
-                score[cid] += article / (61 + article_rank[a]) if a in article_rank else 0.0
+                score[cid] += article / (settings.rrf_k + 1 + article_rank[a]) if a in article_rank else 0.0
                 score[cid] += coverage * sum(idf.get(t, 10.0) for t in qt & terms[cid]) / total
             per: Counter[str] = Counter()
             top = []

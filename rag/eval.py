@@ -132,7 +132,7 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     for q in questions:
         filters, recent = news_query(q["question"], settings, as_of=q.get("date"))
         passages = retriever.search(q["question"], filters, recent_after=recent)[: settings.context_passages]
-        passages_hit += any(contains(d.page_content, q["must_include"]) for d in passages)
+        passages_hit += hit_rank(passages, q["must_include"]) is not None
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings)
         if ctx is None:
             gated += 1

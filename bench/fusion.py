@@ -59,13 +59,19 @@ def main() -> None:
     def has_answer(cid: str, q: dict[str, Any]) -> bool:
         return hit_rank([Document(page_content=rows[cid][1])], q["must_include"]) is not None
 
-    def run(name: str, *, n: int = 50, cap: int = 99, article: float = 0.0, coverage: float = 0.0) -> None:
+    def run(name: str, *, n: int = 50, cap: int = 99, week: float = 0.0, article: float = 0.0,
+            coverage: float = 0.0) -> None:
         ranks = []
         for q, dense, lex, article_rank in cases:
             score: dict[str, float] = {}
             for ranked in (dense[:n], lex[:n]):
                 for r, cid in enumerate(ranked):
                     score[cid] = score.get(cid, 0.0) + 1 / (settings.rrf_k + 1 + r)
+            days = news_query(q["question"], settings, as_of=q.get("date"))[1]
+            for cid in score:
+                published = rows[cid][0].get("published") or ""
+                if days and days.first <= published <= days.last:
+                    score[cid] += week / (settings.rrf_k + 1)
             qt = set(key_terms(q["question"]))
             total = sum(idf.get(t, 10.0) for t in qt) or 1.0
             for cid in score:
@@ -85,10 +91,16 @@ def main() -> None:
         print(f"| {name} | {cells} |")
 
     print("| variant | hit@1 | hit@5 | hit@10 | hit@20 | MRR@10 |\n|---|---|---|---|---|---|")
-    run("RRF k=60, 50 candidates each (the product's fusion)")
+    run("RRF k=60, 50 candidates each (the fusion before session 5)")
     run("100 candidates each", n=100)
-    for cap in (1, 2, 3):
-        run(f"at most {cap} chunk(s) per article", cap=cap)
+    for w in (0.5, 0.75, 1.0, 1.5):
+        run(f"100 candidates, + news-week bonus {w}", n=100, week=w)
+    for cap in (1, 2, 3, 4):
+        run(f"100 candidates, news week {settings.recency_weight}, at most {cap} chunk(s) per article", n=100,
+            week=settings.recency_weight, cap=cap)
+    run("50 candidates, news week, at most 3 per article", week=settings.recency_weight, cap=3)
+    run("the product's fusion (Settings)", n=settings.candidates, week=settings.recency_weight,
+        cap=settings.max_per_article)
     for w in (0.5, 1.0, 2.0):
         run(f"+ article-level BM25 rank, weight {w}, at most 2 per article", article=w, cap=2)
     for w in (0.005, 0.01, 0.02):

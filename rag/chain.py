@@ -41,10 +41,10 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
         return _rewrite(model, lock, x["question"], history_text(x["chat_history"]))
 
     def retrieve(x: dict[str, Any]) -> list[Any]:
-        filters, recent = news_query(x["standalone"], settings, as_of=x["as_of"] if x["as_of_given"] else None,
-                                     source=x.get("source"), published_after=x.get("published_after"),
-                                     published_before=x.get("published_before"))
-        return retriever.search(x["standalone"], filters, recent_after=recent)
+        filters, week = news_query(x["standalone"], settings, as_of=x["as_of"], source=x.get("source"),
+                                   published_after=x.get("published_after"),
+                                   published_before=x.get("published_before"))
+        return retriever.search(x["standalone"], filters, week=week)
 
     def answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
         x: dict[str, Any] = {}
@@ -59,7 +59,6 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
 def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
     x = {"question": x} if isinstance(x, str) else dict(x)
     x["question"] = validate_question(x.get("question"))
-    x["as_of_given"] = bool(x.get("as_of"))
     x["as_of"] = Filters.of(published_before=x.get("as_of") or date.today()).published_before
     return x
 

@@ -39,13 +39,14 @@ class Settings(BaseSettings):
 
     # retrieval
     k: int = Field(10, ge=1, description="passages the retriever returns")
-    candidates: int = Field(50, ge=1, description="candidates each of lexical and dense retrieval give fusion")
+    candidates: int = Field(100, ge=1, description="candidates each of lexical and dense retrieval give fusion")
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     hide_after_as_of: bool = Field(False, description="a question asked as of a date ignores later articles")
-    recency_weight: float = Field(0.0, description="fusion bonus for articles from the week before `as_of` when "
-                                  "the question asks about 'this week', 'latest', ...")
+    recency_weight: float = Field(0.75, description="fusion bonus, in units of a first rank, for articles from the "
+                                  "week up to the question's `as_of` date")
+    max_per_article: int = Field(3, ge=1, description="passages one article may hold in the top k")
 
     # answering
     context_passages: int = Field(5, ge=1, description="passages offered to the LLM")

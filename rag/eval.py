@@ -110,8 +110,8 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
     ranks, latency = [], []
     for q in questions:
         started = time.perf_counter()
-        filters, recent = news_query(q["question"], settings, as_of=q.get("date"))
-        docs = retriever.search(q["question"], filters, recent_after=recent)
+        filters, week = news_query(q["question"], settings, as_of=q.get("date"))
+        docs = retriever.search(q["question"], filters, week=week)
         latency.append(time.perf_counter() - started)
         ranks.append(hit_rank(docs, q["must_include"]))
     return {"questions": len(questions), **retrieval_metrics(ranks),
@@ -130,8 +130,8 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     passages_hit = context_hit = gated = 0
     sizes = []
     for q in questions:
-        filters, recent = news_query(q["question"], settings, as_of=q.get("date"))
-        passages = retriever.search(q["question"], filters, recent_after=recent)[: settings.context_passages]
+        filters, week = news_query(q["question"], settings, as_of=q.get("date"))
+        passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
         passages_hit += hit_rank(passages, q["must_include"]) is not None
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings)
         if ctx is None:

@@ -72,24 +72,37 @@ def _int(iso: str) -> int:
 
 RECENT_RE = re.compile(r"\b(this|last|past) (week|month)\b|\b(latest|recent(ly)?|newest|today|yesterday|"
                        r"currently|so far)\b", re.I)
-RECENT_DAYS = 7
+NEWS_WEEK_DAYS = 7
+
+
+@dataclass(frozen=True)
+class NewsWeek:
+    """The days whose articles a question favours: the week up to the date it is asked (both ends inclusive)."""
+
+    first: str
+    last: str
+
+    @classmethod
+    def ending(cls, day: date) -> NewsWeek:
+        return cls((day - timedelta(days=NEWS_WEEK_DAYS)).isoformat(), day.isoformat())
 
 
 def news_query(question: str, settings: Settings, *, as_of: str | date | None = None,
                source: str | list[str] | None = None, published_after: str | date | None = None,
-               published_before: str | date | None = None) -> tuple[Filters, str | None]:
-    """Filters for a question, and the date from which articles count as recent for it (or None).
+               published_before: str | date | None = None) -> tuple[Filters, NewsWeek | None]:
+    """Filters for a question, and the news week whose articles it favours (or None).
 
-    A question asked `as_of` a date sees no later articles (unless settings.hide_after_as_of is off); one that
-    asks about "this week", "the latest", ... favours the articles of the week before `as_of` (or today)."""
+    A question asked `as_of` a date favours the articles of the week up to that date, and sees no later ones when
+    settings.hide_after_as_of is on. Without `as_of`, only a question about "this week", "the latest", ... favours
+    a week: the one up to today."""
     day = date.fromisoformat(_iso(as_of)) if as_of else None
     before = _iso(published_before)
     if day and settings.hide_after_as_of:
         before = min(filter(None, [before, day.isoformat()]))
-    recent = None
-    if RECENT_RE.search(question):
-        recent = ((day or date.today()) - timedelta(days=RECENT_DAYS)).isoformat()
-    return Filters.of(source, published_after, before), recent
+    week = None
+    if day or RECENT_RE.search(question):
+        week = NewsWeek.ending(day or date.today())
+    return Filters.of(source, published_after, before), week
 
 
 class HybridRetriever(BaseRetriever):
@@ -106,22 +119,25 @@ class HybridRetriever(BaseRetriever):
         return self.search(query, self.filters)
 
     def search(self, query: str, filters: Filters | None = None, *, k: int | None = None,
-               recent_after: str | None = None) -> list[Document]:
-        """Top-k passages; `recent_after` (ISO date) favours articles published on or after it."""
+               week: NewsWeek | None = None) -> list[Document]:
+        """Top-k passages; `week` favours the articles published in it."""
         filters = filters or self.filters
         n = self.settings.candidates
         dense = self.store.dense(query, n, filters.where())
         lexical = self.lexical()
         mask = None if filters == Filters() else filters.mask(lexical)
         lex = lexical.search(query, n, mask)
-        boost = self._recency(dense, lexical, recent_after) if recent_after else {}
+        boost = self._recency(dense, lex, lexical, week) if week and self.settings.recency_weight else {}
         return self._fuse(dense, lex, k or self.settings.k, boost)
 
-    def _recency(self, dense: list[tuple[Document, float]], lexical: LexicalIndex, after: str) -> dict[str, float]:
-        """A fusion bonus for every candidate published on or after `after`."""
-        day, bonus = _int(after), self.settings.recency_weight / (self.settings.rrf_k + 1)
-        metas = {**lexical.meta_by_id, **{d.id: d.metadata for d, _ in dense}}
-        return {cid: bonus for cid, m in metas.items() if int(m.get("published_int") or 0) >= day}
+    def _recency(self, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], lexical: LexicalIndex,
+                 week: NewsWeek) -> dict[str, float]:
+        """A fusion bonus for every candidate published in `week`."""
+        first, last = _int(week.first), _int(week.last)
+        bonus = self.settings.recency_weight / (self.settings.rrf_k + 1)
+        metas = {cid: lexical.meta_by_id.get(cid, {}) for cid, _ in lex}
+        metas.update({d.id or "": d.metadata for d, _ in dense})
+        return {cid: bonus for cid, m in metas.items() if first <= int(m.get("published_int") or 0) <= last}
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, reloaded when the collection changed since it was built."""
@@ -151,22 +167,26 @@ class HybridRetriever(BaseRetriever):
         ranked = sorted(scores, key=lambda cid: -scores[cid])
         missing = [cid for cid in ranked[: k * 3] if cid not in docs]
         docs.update({d.id: d for d in self.store.get(missing)})
-        out = _unique([docs[c] for c in ranked if c in docs], k)
+        out = _diverse([docs[c] for c in ranked if c in docs], k, s.max_per_article)
         for d in out:
             d.metadata["score"] = round(scores[d.id or ""], 6)
             d.metadata["dense_similarity"] = round(float(sims.get(d.id, 0.0)), 4)
         return out
 
 
-def _unique(docs: list[Document], k: int) -> list[Document]:
-    """The first k passages, skipping any whose text repeats one already taken."""
+def _diverse(docs: list[Document], k: int, per_article: int) -> list[Document]:
+    """The first k passages, skipping any whose text repeats one already taken and any beyond `per_article` from
+    one article."""
     seen: set[str] = set()
+    taken: dict[str, int] = {}
     out: list[Document] = []
     for d in docs:
         key = " ".join(d.page_content.lower().split())[:300]
-        if key in seen:
+        article = str(d.metadata.get("article_id", d.id))
+        if key in seen or taken.get(article, 0) >= per_article:
             continue
         seen.add(key)
+        taken[article] = taken.get(article, 0) + 1
         out.append(d)
         if len(out) == k:
             break

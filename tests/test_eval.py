@@ -111,8 +111,8 @@ def test_ingest_command_compares_pipeline_and_raw_embedder(tmp_path: Path, capsy
 
 @pytest.mark.slow
 def test_mini_slice_hit_at_10_stays_above_its_floor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Regression guard: measured 0.905 answer-hit@10 on realtimeqa-mini (21 questions); the floor leaves margin
-    for two questions of noise."""
+    """Regression guard: measured 0.857 answer-hit@10 on realtimeqa-mini (21 questions); the floor leaves margin
+    for one question of noise."""
     data = SHARED / "data" / "realtimeqa-mini"
     argv = ["retrieval", "--articles", str(data / "articles.jsonl"), "--questions", str(data / "questions.jsonl"),
             "--store", str(tmp_path / "store"), "--json"]

@@ -14,7 +14,7 @@ from langchain_core.runnables.utils import AddableDict
 
 from rag import prompts
 from rag.config import Settings
-from rag.context import build_context
+from rag.context import Context, build_context
 from rag.history import history_text, validate_question
 from rag.models import get_llm
 from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
@@ -88,10 +88,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
     citer = Citer(ctx.passages, question=x["standalone"])
-    user = prompts.ANSWER_USER.format(as_of=x["as_of"], passages=format_passages(ctx.passages, ctx.excerpts),
-                                      question=x["standalone"])
-    shown = [m for q, a in prompts.EXAMPLES for m in (("human", q), ("ai", a))]
-    messages = [("system", prompts.ANSWER_SYSTEM), *shown, ("human", user)]
+    messages = answer_messages(x["standalone"], x["as_of"], ctx)
     said = 0
     for sentence in _checked_sentences(_sentences(model, lock, messages), citer, ctx.best):
         yield AddableDict(answer=("" if said == 0 else " ") + sentence)
@@ -100,6 +97,15 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
     yield AddableDict(sources=citer.sources())
+
+
+def answer_messages(question: str, as_of: str, ctx: Context) -> list[tuple[str, str]]:
+    """The answer prompt: the fixed instructions and worked examples (a prefix llama.cpp keeps cached), then the
+    date, the selected passages and the question."""
+    user = prompts.ANSWER_USER.format(as_of=as_of, passages=format_passages(ctx.passages, ctx.excerpts),
+                                      question=question)
+    shown = [m for q, a in prompts.EXAMPLES for m in (("human", q), ("ai", a))]
+    return [("system", prompts.ANSWER_SYSTEM), *shown, ("human", user)]
 
 
 def _checked_sentences(sentences: Iterator[str], citer: Citer, best: str) -> Iterator[str]:

@@ -69,8 +69,7 @@ def main() -> None:
                     score[cid] = score.get(cid, 0.0) + 1 / (settings.rrf_k + 1 + r)
             days = news_query(q["question"], settings, as_of=q.get("date"))[1]
             for cid in score:
-                published = rows[cid][0].get("published") or ""
-                if days and days.first <= published <= days.last:
+                if days and days.holds(rows[cid][0]):
                     score[cid] += week / (settings.rrf_k + 1)
             qt = set(key_terms(q["question"]))
             total = sum(idf.get(t, 10.0) for t in qt) or 1.0

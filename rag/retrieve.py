@@ -86,6 +86,10 @@ class NewsWeek:
     def ending(cls, day: date) -> NewsWeek:
         return cls((day - timedelta(days=NEWS_WEEK_DAYS)).isoformat(), day.isoformat())
 
+    def holds(self, meta: dict[str, Any]) -> bool:
+        """True when the chunk metadata `meta` says its article was published in this week."""
+        return _int(self.first) <= int(meta.get("published_int") or 0) <= _int(self.last)
+
 
 def news_query(question: str, settings: Settings, *, as_of: str | date | None = None,
                source: str | list[str] | None = None, published_after: str | date | None = None,
@@ -133,11 +137,10 @@ class HybridRetriever(BaseRetriever):
     def _recency(self, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], lexical: LexicalIndex,
                  week: NewsWeek) -> dict[str, float]:
         """A fusion bonus for every candidate published in `week`."""
-        first, last = _int(week.first), _int(week.last)
         bonus = self.settings.recency_weight / (self.settings.rrf_k + 1)
         metas = {cid: lexical.meta_by_id.get(cid, {}) for cid, _ in lex}
         metas.update({d.id or "": d.metadata for d, _ in dense})
-        return {cid: bonus for cid, m in metas.items() if first <= int(m.get("published_int") or 0) <= last}
+        return {cid: bonus for cid, m in metas.items() if week.holds(m)}
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, reloaded when the collection changed since it was built."""

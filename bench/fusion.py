@@ -31,7 +31,7 @@ def main() -> None:
     from rag import Settings
     from rag.eval import hit_rank, load_questions, retrieval_metrics
     from rag.lexical import _tokenize
-    from rag.retrieve import build_retriever, news_query
+    from rag.retrieve import _best_sentence_rerank, build_retriever, news_query
     from rag.text import key_terms
 
     settings = Settings(store_dir=args.store)
@@ -60,7 +60,7 @@ def main() -> None:
         return hit_rank([Document(page_content=rows[cid][1])], q["must_include"]) is not None
 
     def run(name: str, *, n: int = 50, cap: int = 99, week: float = 0.0, article: float = 0.0,
-            coverage: float = 0.0) -> None:
+            coverage: float = 0.0, sentence: float = 0.0, pool: int = 0) -> list[int | None]:
         ranks = []
         for q, dense, lex, article_rank in cases:
             score: dict[str, float] = {}
@@ -77,9 +77,14 @@ def main() -> None:
                 a = rows[cid][0]["article_id"]
                 score[cid] += article / (settings.rrf_k + 1 + article_rank[a]) if a in article_rank else 0.0
                 score[cid] += coverage * sum(idf.get(t, 10.0) for t in qt & terms[cid]) / total
+            ordered = sorted(score, key=lambda c: -score[c])
+            if sentence and pool:
+                fused = [Document(page_content=rows[c][1], id=c) for c in ordered]
+                final = _best_sentence_rerank(q["question"], fused, pool, sentence, settings.rrf_k)
+                ordered = sorted(final, key=lambda c: -final[c])
             per: Counter[str] = Counter()
             top = []
-            for cid in sorted(score, key=lambda c: -score[c]):
+            for cid in ordered:
                 a = rows[cid][0]["article_id"]
                 if per[a] < cap:
                     per[a] += 1
@@ -88,6 +93,7 @@ def main() -> None:
         m = retrieval_metrics(ranks)
         cells = " | ".join(f"{m[k]:.3f}" for k in ("hit@1", "hit@5", "hit@10", "hit@20", "mrr@10"))
         print(f"| {name} | {cells} |")
+        return ranks
 
     print("| variant | hit@1 | hit@5 | hit@10 | hit@20 | MRR@10 |\n|---|---|---|---|---|---|")
     run("RRF k=60, 50 candidates each (the fusion before session 5)")
@@ -98,8 +104,13 @@ def main() -> None:
         run(f"100 candidates, news week {settings.recency_weight}, at most {cap} chunk(s) per article", n=100,
             week=settings.recency_weight, cap=cap)
     run("50 candidates, news week, at most 3 per article", week=settings.recency_weight, cap=3)
-    run("the product's fusion (Settings)", n=settings.candidates, week=settings.recency_weight,
-        cap=settings.max_per_article)
+    product = {"n": settings.candidates, "week": settings.recency_weight, "cap": settings.max_per_article}
+    run("the product's fusion before session 6 (no best-sentence re-ranking)", **product)
+    for pool in (10, 20, 30):
+        for w in (0.5, 1.0):
+            run(f"+ the first {pool} re-ranked by their best sentence, weight {w}", **product, sentence=w, pool=pool)
+    ranks = run("the product's ranking (Settings)", **product, sentence=settings.sentence_weight,
+                pool=settings.sentence_pool)
     for w in (0.5, 1.0, 2.0):
         run(f"+ article-level BM25 rank, weight {w}, at most 2 per article", article=w, cap=2)
     for w in (0.005, 0.01, 0.02):
@@ -107,6 +118,15 @@ def main() -> None:
     for n in (20, 50, 100):
         pooled = sum(any(has_answer(c, q) for c in dense[:n] + lex[:n]) for q, dense, lex, _ in cases)
         print(f"answer in the union of the top {n} dense and top {n} BM25 candidates: {pooled / len(cases):.3f}")
+    covered = []
+    for q, *_ in cases:
+        week = news_query(q["question"], settings, as_of=q.get("date"))[1]
+        covered.append(week is not None and any(week.holds(m) and has_answer(c, q) for c, (m, _) in rows.items()))
+    for flag, label in ((True, "an article of the news week holds"), (False, "only older articles hold")):
+        part = [r for r, c in zip(ranks, covered, strict=True) if c is flag]
+        m = retrieval_metrics(part)
+        cells = ", ".join(f"{k} {m[k]:.3f}" for k in ("hit@1", "hit@5", "hit@10", "hit@20", "mrr@10"))
+        print(f"the product's ranking where {label} the answer ({len(part)} questions): {cells}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     hide_after_as_of: bool = Field(False, description="a question asked as of a date ignores later articles")
     recency_weight: float = Field(0.75, description="fusion bonus, in units of a first rank, for articles from the "
                                   "week up to the question's `as_of` date")
+    sentence_pool: int = Field(20, ge=0, description="fused candidates re-ranked by their best sentence (0 = off)")
+    sentence_weight: float = Field(0.5, ge=0, description="weight of the best-sentence rank beside the fused rank")
     max_per_article: int = Field(3, ge=1, description="passages one article may hold in the top k")
 
     # answering

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
-from rag.text import key_terms, sentence_spans
+from rag.text import idf_overlap, key_terms, sentence_spans
 
 INJECTION_RE = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines)\b|"
@@ -94,13 +94,6 @@ def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> 
 def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings) -> np.ndarray:
     vectors = np.array(embeddings.embed_documents([question, *texts]))
     dense = vectors[1:] @ vectors[0]
-    lexical = _idf_overlap(set(key_terms(question)), [set(key_terms(t)) for t in texts])
+    lexical = np.array(idf_overlap(set(key_terms(question)), [set(key_terms(t)) for t in texts]))
     return dense + LEXICAL_WEIGHT * lexical - RANK_PENALTY * np.array(ranks)
 
-
-def _idf_overlap(terms: set[str], sentences: list[set[str]]) -> np.ndarray:
-    """Share of the question's terms in each sentence, each term weighted by its rarity among the sentences."""
-    n = len(sentences)
-    idf = {t: np.log((n + 1) / (1 + sum(t in s for s in sentences))) + 0.1 for t in terms}
-    total = sum(idf.values()) or 1.0
-    return np.array([sum(idf[t] for t in terms & s) / total for s in sentences])

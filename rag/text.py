@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 
@@ -65,6 +66,15 @@ def key_terms(text: str) -> list[str]:
     words = [w.lower().replace("’", "'") for w in WORD_RE.findall(CITE_RE.sub(" ", text))]
     words = [w.removesuffix("'s") for w in words if w not in STOPWORDS]
     return [s for s in _stemmer().stemWords(words) if s]
+
+
+def idf_overlap(terms: set[str], sentences: list[set[str]]) -> list[float]:
+    """Share of `terms` (a question's key terms) in each of `sentences` (sets of key terms), each term weighted by
+    its rarity among those sentences."""
+    n = len(sentences)
+    idf = {t: math.log((n + 1) / (1 + sum(t in s for s in sentences))) + 0.1 for t in terms}
+    total = sum(idf.values()) or 1.0
+    return [sum(idf[t] for t in terms & s) / total for s in sentences]
 
 
 def strip_citations(text: str) -> str:

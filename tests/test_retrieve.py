@@ -191,3 +191,22 @@ def test_one_article_holds_at_most_max_per_article_passages(tmp_path: Path) -> N
         docs = rag.build_retriever(own.model_copy(update={"max_per_article": cap})).invoke("harbour bridge repairs")
         assert titles(docs).count("Harbour bridge repairs") == cap
         assert "Ferry timetable changes" in titles(docs)
+
+
+SCATTERED = ("The volcano has been quiet for a decade. The town council met on Tuesday. "
+             "Flooded streets were evacuated last spring.")
+TOGETHER = "Grindavik, a fishing town, was evacuated when the volcano erupted."
+
+
+@pytest.mark.parametrize(("weight", "first"), [(0.0, "scattered"), (rag.Settings().sentence_weight, "together")])
+def test_a_passage_whose_best_sentence_holds_the_query_terms_moves_up(weight: float, first: str) -> None:
+    from rag.retrieve import _best_sentence_rerank
+
+    fused = [Document(page_content=SCATTERED, id="scattered"), Document(page_content=TOGETHER, id="together"),
+             Document(page_content="The volcano erupted and the town emptied.", id="two-terms"),
+             Document(page_content="The town was evacuated twice.", id="also-two"),
+             Document(page_content="Evacuated town: volcano erupted.", id="beyond-the-pool")]
+    final = _best_sentence_rerank("Which town was evacuated near the volcano?", fused, 4, weight, 60)
+    order = sorted(final, key=lambda c: -final[c])
+    assert order[0] == first
+    assert order[-1] == "beyond-the-pool"  # only the first `pool` passages are re-ranked

@@ -19,7 +19,7 @@ from rag.history import history_text, validate_question
 from rag.models import get_llm
 from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
 from rag.sources import Citer, format_passages
-from rag.text import sentence_spans
+from rag.text import WORD_RE, key_terms, sentence_spans
 
 REFUSAL_RE = re.compile(r"(don'?t|do not|does not|doesn'?t) (say|mention|specify|state)|no information|not (mentioned|"
                         r"provided|specified|stated|contain)|cannot answer|can't answer|unable to", re.I)
@@ -89,11 +89,11 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
         return
     citer = Citer(ctx.passages, question=x["standalone"])
     messages = answer_messages(x["standalone"], x["as_of"], ctx)
-    said = 0
-    for sentence in _checked_sentences(_sentences(model, lock, messages), citer, ctx.best):
-        yield AddableDict(answer=("" if said == 0 else " ") + sentence)
-        said += 1
-    if said == 0:
+    said = False
+    for text in _verified(_drafts(model, lock, messages), citer, ctx.best):
+        yield AddableDict(answer=text)
+        said = True
+    if not said:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
     yield AddableDict(sources=citer.sources())
@@ -108,18 +108,33 @@ def answer_messages(question: str, as_of: str, ctx: Context) -> list[tuple[str, 
     return [("system", prompts.ANSWER_SYSTEM), *shown, ("human", user)]
 
 
-def _checked_sentences(sentences: Iterator[str], citer: Citer, best: str) -> Iterator[str]:
-    """The model's sentences that passages support, with corrected citations. When the model answered but none of
-    its sentences is supported, the single most relevant passage sentence is quoted instead; when it declined,
-    nothing is said."""
-    said = 0
-    for sentence in sentences:
-        if said == 0 and REFUSAL_RE.search(sentence):
+def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> Iterator[str]:
+    """The answer as text to append, every claim checked against the passages.
+
+    Sentences are checked whole, their citations corrected, and dropped when no passage supports them. The first
+    sentence is shown while it is being written, up to its last key term, as long as one passage supports all it
+    claims so far: the reader sees the answer start without waiting for the whole sentence. If that sentence then
+    goes beyond the passages, it ends where their support ends. When the model answered but nothing it said is
+    supported, the single most relevant passage sentence is quoted instead; when it declined, nothing is said."""
+    said, shown = 0, ""
+    for text, done in drafts:
+        if not done:
+            start = _supported_start(text, citer) if said == 0 else ""
+            if len(start) > len(shown):
+                yield start[len(shown):]
+                shown = start
+            continue
+        if said == 0 and not shown and REFUSAL_RE.search(text):
             return
-        checked = citer.check(sentence)
-        if checked:
-            yield checked
-            said += 1
+        checked = citer.check(text)
+        if shown:
+            if not (checked and checked.startswith(shown)):
+                checked = citer.check(shown + ".") or shown
+            checked = checked[len(shown):]
+        elif not checked:
+            continue
+        yield ("" if said == 0 or shown else " ") + checked
+        said, shown = said + 1, ""
         if said == MAX_SENTENCES:
             return
     fallback = citer.check(best) if said == 0 and best else None
@@ -127,13 +142,24 @@ def _checked_sentences(sentences: Iterator[str], citer: Citer, best: str) -> Ite
         yield fallback
 
 
+def _supported_start(draft: str, citer: Citer) -> str:
+    """The start of a sentence being written that may be shown already: complete words up to the last key term,
+    before any citation marker, not a refusal, and at least two claims that one passage supports ("" if none)."""
+    text = draft.split("[", 1)[0]
+    ends = [m.end() for m in WORD_RE.finditer(text) if m.end() < len(text) and key_terms(m.group())]
+    start = text[: ends[-1]] if ends else ""
+    return start if start and not REFUSAL_RE.search(start) and citer.holds_whole(start) else ""
+
+
 def _refusal(passages: list[Any]) -> str:
     titles = list(dict.fromkeys(d.metadata.get("title", "") for d in passages[:3] if d.metadata.get("title")))
     return prompts.REFUSAL + (" " + prompts.COVERAGE.format(titles="; ".join(titles)) if titles else "")
 
 
-def _sentences(model: BaseChatModel, lock: threading.Lock, messages: list[tuple[str, str]]) -> Iterator[str]:
-    """The model's answer, a complete sentence at a time, as it streams."""
+def _drafts(model: BaseChatModel, lock: threading.Lock, messages: list[tuple[str, str]]
+            ) -> Iterator[tuple[str, bool]]:
+    """The model's answer as it streams: (sentence so far, False) after every chunk, (sentence, True) once one is
+    complete."""
     buffer = ""
     with lock:
         for chunk in model.stream(messages):
@@ -141,10 +167,8 @@ def _sentences(model: BaseChatModel, lock: threading.Lock, messages: list[tuple[
             spans = sentence_spans(buffer)
             if len(spans) > 1:
                 for s, e in spans[:-1]:
-                    yield buffer[s:e]
+                    yield buffer[s:e], True
                 buffer = buffer[spans[-1][0]:]
+            yield buffer.lstrip(), False
     for s, e in sentence_spans(buffer):
-        yield buffer[s:e]
-
-
-
+        yield buffer[s:e], True

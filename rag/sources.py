@@ -81,6 +81,13 @@ class Citer:
             good = [best]
         return _with_markers(text, [self._number(i, scores[i][1]) for i in good])
 
+    def holds_whole(self, text: str, min_terms: int = 2) -> bool:
+        """True when `text` (a sentence still being written) claims at least `min_terms` terms beyond the question's
+        and one passage supports every one of them: such a start may be shown before the sentence is complete."""
+        claims = set(key_terms(text)) - set(key_terms(self.question))
+        return len(claims) >= min_terms and any(support(text, p.page_content, self.question)[0] == 1.0
+                                                for p in self.passages)
+
     def _number(self, index: int, span: tuple[int, int]) -> int:
         if index not in self.order:
             self.order.append(index)

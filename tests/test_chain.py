@@ -191,7 +191,11 @@ def test_stream_yields_the_same_answer_as_invoke(seed_settings: rag.Settings, pr
 
     assert chunks[0] == {"question": QUESTION, "standalone": QUESTION}
     pieces = [c["answer"] for c in chunks if "answer" in c]
-    assert len(pieces) == 2  # one chunk per checked sentence
+    first = invoked["answer"].split(" [1]. ")[0]
+    assert pieces[0] == "Peskov said it is almost impossible"  # shown before the first sentence is complete
+    assert "".join(pieces[:-1]).endswith(" further [1].")  # the first sentence arrives word by word
+    assert len(pieces) > 2 and first.startswith(pieces[0])
+    assert pieces[-1] == " Relations between the two nuclear powers are at their historically lowest point [2]."
     assert "".join(pieces) == invoked["answer"]
     assert invoked["answer"].endswith("lowest point [2].")
     assert "sources" in chunks[-1]
@@ -222,3 +226,21 @@ def test_without_history_the_question_is_not_rewritten(seed_settings: rag.Settin
     out = chain.invoke({"question": QUESTION, "chat_history": []})
     assert out["standalone"] == QUESTION
     assert len(record.calls) == 1  # the answer only
+
+
+def test_first_sentence_that_goes_beyond_the_passages_ends_where_their_support_ends(
+        seed_settings: rag.Settings) -> None:
+    chain, _, _ = chain_with(seed_settings, "Peskov said relations between the two nuclear powers are at their "
+                                            "historically lowest point because of a secret treaty signed in Geneva by "
+                                            "Biden last Friday [2].")
+    chunks = [c["answer"] for c in chain.stream({"question": QUESTION}) if "answer" in c]
+    answer = "".join(chunks)
+    assert answer == "Peskov said relations between the two nuclear powers are at their historically lowest point [1]."
+    assert len(chunks) > 1 and "[" not in chunks[0]
+
+
+def test_nothing_is_shown_early_that_one_passage_does_not_wholly_support(seed_settings: rag.Settings) -> None:
+    """"Putin" is in the passages, "signed" and "Geneva" are not: the sentence is never shown, a quote replaces it."""
+    chain, _, _ = chain_with(seed_settings, "Putin signed a peace treaty with Ukraine in Geneva last Friday [1].")
+    chunks = [c["answer"] for c in chain.stream({"question": QUESTION}) if "answer" in c]
+    assert len(chunks) == 1 and not chunks[0].startswith("Putin signed")

@@ -275,3 +275,20 @@ def test_context_is_a_contiguous_window_around_the_best_sentence() -> None:
     assert "May 12" in window and window in text, "one stretch of consecutive sentences"
     assert len(window) <= 120 and window != text
     assert "bridge will reopen" in ctx.best
+
+
+def test_question_time_embedding_keeps_order_and_matches_one_batch() -> None:
+    """Sentences are embedded in small groups of similar length (less padding); the vectors are the same as one
+    batch gives, in the texts' order."""
+    import numpy as np
+
+    from rag.config import Settings
+    from rag.context import EMBED_GROUP, embed_by_length
+    from rag.models import get_embeddings
+
+    embeddings = get_embeddings(Settings())
+    texts = [f"Sentence {i} " + "about the harbour bridge " * (i % 5) for i in range(EMBED_GROUP * 2 + 3)]
+    grouped = embed_by_length(embeddings, texts)
+    assert grouped.shape == (len(texts), 384)
+    assert np.allclose(grouped, np.array(embeddings.embed_documents(texts)), atol=1e-4)
+    assert embed_by_length(embeddings, []).shape[0] == 0

@@ -144,6 +144,16 @@ def test_supported_citation_is_kept(passages: list[Document]) -> None:
     assert source.metadata["n"] == 1
 
 
+def test_a_sentence_start_is_shown_early_only_when_one_passage_holds_all_its_claims(
+        passages: list[Document]) -> None:
+    citer = Citer(passages, question="What closed the airport in Denver?")
+    assert citer.holds_whole("Heavy snow closed")  # "heavy", "snow": both in passage 2
+    assert not citer.holds_whole("Snow")  # one claim is not enough to show
+    assert not citer.holds_whole("Heavy snow and rates")  # no single passage holds all three
+    assert not citer.holds_whole("The airport in Denver closed")  # nothing beyond the question
+    assert citer.order == []  # nothing is cited by looking
+
+
 def test_wrong_number_is_corrected_to_the_supporting_passage(passages: list[Document]) -> None:
     citer = Citer(passages)
     assert citer.check("The central bank raised interest rates by half a point [3].") == \

@@ -33,12 +33,13 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
     settings = settings or Settings()
     retriever = retriever or build_retriever(settings)
     model = llm or get_llm(settings)
-    lock = threading.Lock()  # a local llama.cpp model serves one request at a time
+    rewriter = llm or get_llm(settings, role="rewrite")
+    lock = threading.Lock()  # the local llama.cpp contexts share 2 cores: one request at a time
 
     def rewrite(x: dict[str, Any]) -> str:
         if not x.get("chat_history"):
             return str(x["question"])
-        return _rewrite(model, lock, x["question"], history_text(x["chat_history"]))
+        return _rewrite(rewriter, lock, x["question"], history_text(x["chat_history"]))
 
     def retrieve(x: dict[str, Any]) -> list[Any]:
         filters, week = news_query(x["standalone"], settings, as_of=x["as_of"], source=x.get("source"),

@@ -24,6 +24,7 @@ QWEN_PARTS = 22
 QWEN_SIZE = 1_117_320_768
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 LOCAL_LLMS = ("qwen2.5-1.5b", "smollm2")
+REWRITE_CTX, REWRITE_TOKENS = 2048, 96  # the rewrite prompt holds at most 6 turns of <= 600 characters
 
 
 def minilm_path() -> str:
@@ -62,11 +63,16 @@ def _embeddings(name: str, threads: int, batch: int) -> Embeddings:
     )
 
 
-def get_llm(settings: Settings) -> BaseChatModel:
-    """The chat model named by `settings.llm`."""
+def get_llm(settings: Settings, *, role: str = "answer") -> BaseChatModel:
+    """The chat model named by `settings.llm`. For a local model and `role="rewrite"` (turning follow-ups into
+    standalone questions), `settings.rewrite_context` gives the rewrites a llama.cpp context of their own: each
+    context keeps its own fixed prompt prefix cached, so a rewrite does not evict the answer instructions."""
     name = settings.llm
     if name in LOCAL_LLMS:
-        return _llamacpp(str(local_gguf(settings)), settings.llm_threads, settings.llm_ctx, settings.max_answer_tokens)
+        path = str(local_gguf(settings))
+        if role == "rewrite" and settings.rewrite_context:
+            return _llamacpp(path, settings.llm_threads, REWRITE_CTX, REWRITE_TOKENS)
+        return _llamacpp(path, settings.llm_threads, settings.llm_ctx, settings.max_answer_tokens)
     provider, _, model = name.partition(":")
     if provider == "ollama" and model:
         from langchain_ollama import ChatOllama

@@ -64,6 +64,27 @@ def test_seed_conversation(chain, case: dict) -> None:
     assert _has_all(out["answer"], case["final_must_include"]), (out["standalone"], out["answer"])
 
 
+def test_follow_ups_are_rewritten_in_a_context_of_their_own(chain) -> None:
+    """The rewrite runs in its own llama.cpp context; the answer context is left holding the answer prompt, whose
+    fixed prefix (instructions and example) the next question reuses."""
+    from rag.models import get_llm
+
+    settings = Settings(data_dir=ROOT / "data")
+    answer, rewrite = get_llm(settings), get_llm(settings, role="rewrite")
+    assert answer.client is not rewrite.client
+    assert get_llm(Settings(data_dir=ROOT / "data", rewrite_context=False), role="rewrite") is answer
+    chain.invoke({"question": "What are Russia's terms?"})
+    answered = answer.client.input_ids.tolist()
+    rewritten = rewrite.client.input_ids.tolist()
+    history = [("user", "What are Russia's terms?"), ("assistant", "Ukraine must give up NATO membership [1].")]
+    out = chain.invoke({"question": "Has Kyiv accepted them?", "chat_history": history})
+    assert out["standalone"] != "Has Kyiv accepted them?"
+    assert rewrite.client.input_ids.tolist() != rewritten  # the rewrite ran there
+    now = answer.client.input_ids.tolist()
+    shared = next((i for i, (a, b) in enumerate(zip(answered, now, strict=False)) if a != b), len(now))
+    assert shared > 200  # the cached instructions and worked example (~300 tokens) were still in place
+
+
 def test_stream_is_incremental(chain) -> None:
     chunks = list(chain.stream({"question": "What are Russia's terms?"}))
     answers = [c["answer"] for c in chunks if "answer" in c]

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     llm_threads: int = Field(2, ge=1)
     llm_ctx: int = Field(4096, ge=512)
     max_answer_tokens: int = Field(160, ge=16)
+    warm_start: bool = Field(True, description="build_chain with a local LLM evaluates the fixed start of the "
+                             "answer prompt in the background, so the first question does not wait for it")
     rewrite_context: bool = Field(True, description="a local LLM rewrites follow-ups in a llama.cpp context of its "
                                   "own (+0.7 GB RAM), so the answer instructions stay cached")
 

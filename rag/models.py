@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ QWEN_PARTS = 22
 QWEN_SIZE = 1_117_320_768
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 LOCAL_LLMS = ("qwen2.5-1.5b", "smollm2")
+_LOADING = threading.Lock()
 REWRITE_CTX, REWRITE_TOKENS = 2048, 96  # the rewrite prompt holds at most 6 turns of <= 600 characters
 
 
@@ -37,8 +39,10 @@ def minilm_path() -> str:
 
 
 def get_embeddings(settings: Settings) -> Embeddings:
-    """The embedder named by `settings.embedder`, loaded once per process."""
-    return _embeddings(settings.embedder, settings.embed_threads, settings.embed_batch)
+    """The embedder named by `settings.embedder`, loaded once per process (a second thread asking while it loads
+    waits for it rather than loading another copy)."""
+    with _LOADING:
+        return _embeddings(settings.embedder, settings.embed_threads, settings.embed_batch)
 
 
 @lru_cache(maxsize=4)

@@ -244,3 +244,23 @@ def test_nothing_is_shown_early_that_one_passage_does_not_wholly_support(seed_se
     chain, _, _ = chain_with(seed_settings, "Putin signed a peace treaty with Ukraine in Geneva last Friday [1].")
     chunks = [c["answer"] for c in chain.stream({"question": QUESTION}) if "answer" in c]
     assert len(chunks) == 1 and not chunks[0].startswith("Putin signed")
+
+
+def test_warm_up_evaluates_the_fixed_start_of_every_answer_prompt(seed_settings: rag.Settings) -> None:
+    """What the warm-up gives the model is, up to the passages, what every real question gives it, so llama.cpp
+    finds that prefix cached."""
+    import threading
+
+    from rag.chain import warm_up
+
+    llm, record = fake("Warm.")
+    warm_up(rag.build_retriever(seed_settings), llm, threading.Lock())
+    (warm,) = record.calls
+    chain, _, real_record = chain_with(seed_settings, prompts.REFUSAL)
+    chain.invoke({"question": QUESTION})
+    (real,) = real_record.calls
+    assert warm[0].content == prompts.ANSWER_SYSTEM
+    assert [m.content for m in warm[:-1]] == [m.content for m in real[:-1]]
+    start = str(warm[-1].content).split("Passages:", 1)[0] + "Passages:"
+    assert start.startswith("Today's date: ")
+    assert str(real[-1].content).startswith(start + "\n[1] ")

@@ -39,6 +39,7 @@ test-fast: install
 
 lint: install
 	$(VENV)/bin/ruff check rag ingest app.py tests bench
+	$(VENV)/bin/mypy rag ingest app.py
 
 bench-retrieval: install
 	$(PY) -m rag.eval retrieval --articles ../shared/data/realtimeqa-dev/articles.jsonl \

@@ -174,7 +174,8 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 
 def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    first, out = None, {"answer": "", "sources": []}
+    first: float | None = None
+    out: dict[str, Any] = {"answer": "", "sources": []}
     for chunk in chain.stream({"question": q["question"], "as_of": q.get("date")}):
         if chunk.get("answer") and first is None:
             first = time.perf_counter() - started

@@ -100,7 +100,8 @@ def news_query(question: str, settings: Settings, *, as_of: str | date | None = 
     A question asked `as_of` a date favours the articles of the week up to that date, and sees no later ones when
     settings.hide_after_as_of is on. Without `as_of`, only a question about "this week", "the latest", ... favours
     a week: the one up to today."""
-    day = date.fromisoformat(_iso(as_of)) if as_of else None
+    iso = _iso(as_of)
+    day = date.fromisoformat(iso) if iso else None
     before = _iso(published_before)
     if day and settings.hide_after_as_of:
         before = min(filter(None, [before, day.isoformat()]))

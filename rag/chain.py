@@ -85,18 +85,15 @@ def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
 
 
 def _rewrite(model: BaseChatModel, lock: threading.Lock, question: str, history: str) -> str:
+    messages = [("system", prompts.REWRITE_SYSTEM),
+                ("human", prompts.REWRITE_USER.format(history=history, question=question))]
     with lock:
-        text = str(model.invoke(_rewrite_messages(question, history)).content).strip().splitlines()
+        text = str(model.invoke(messages).content).strip().splitlines()
     line = text[0].strip().strip('"') if text else ""
     if 3 <= len(line) <= 300:
         return line
     asked = [h.removeprefix("User: ") for h in history.splitlines() if h.startswith("User: ")]
     return f"{asked[-1]} {question}" if asked else question
-
-
-def _rewrite_messages(question: str, history: str) -> list[tuple[str, str]]:
-    return [("system", prompts.REWRITE_SYSTEM),
-            ("human", prompts.REWRITE_USER.format(history=history, question=question))]
 
 
 def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retriever: HybridRetriever,

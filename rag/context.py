@@ -99,16 +99,13 @@ def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embed
     return dense + LEXICAL_WEIGHT * lexical - RANK_PENALTY * np.array(ranks)
 
 
-
 def embed_by_length(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
     """Vectors of `texts` in their order, embedded in small groups of similar length. Sentences vary in length, and
     a batch is padded to its longest member: on dev questions (38 sentences) this takes 0.22 s instead of 0.34 s."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = np.zeros((len(texts), 0))
+    vectors: list[list[float]] = [[] for _ in texts]
     for k in range(0, len(order), EMBED_GROUP):
         group = order[k : k + EMBED_GROUP]
-        part = np.array(embeddings.embed_documents([texts[i] for i in group]))
-        if not vectors.shape[1]:
-            vectors = np.zeros((len(texts), part.shape[1]))
-        vectors[group] = part
-    return vectors
+        for i, vector in zip(group, embeddings.embed_documents([texts[i] for i in group]), strict=True):
+            vectors[i] = vector
+    return np.array(vectors)

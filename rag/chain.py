@@ -23,7 +23,9 @@ from rag.text import WORD_RE, key_terms, sentence_spans
 
 REFUSAL_RE = re.compile(r"(don'?t|do not|does not|doesn'?t) (say|mention|specify|state)|no information|not (mentioned|"
                         r"provided|specified|stated|contain)|cannot answer|can't answer|unable to", re.I)
+QUESTION_START_RE = re.compile(r"^(who|whom|whose|what|which|where|when|why|how)\b", re.I)
 MAX_SENTENCES = 3
+WARM_UP_THREAD = "newsdesk-warm-up"
 
 
 def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None = None,
@@ -38,7 +40,7 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
     if llm is None and settings.warm_start:
         # not a daemon: the interpreter waits for it (seconds) rather than free the models under it
         threading.Thread(target=warm_up, args=(retriever, model if settings.llm in LOCAL_LLMS else None, lock),
-                         name="newsdesk-warm-up").start()
+                         name=WARM_UP_THREAD).start()
 
     def rewrite(x: dict[str, Any]) -> str:
         if not x.get("chat_history"):
@@ -75,6 +77,13 @@ def warm_up(retriever: HybridRetriever, model: BaseChatModel | None, lock: threa
                 break
     except Exception:  # noqa: BLE001 - best effort: if it fails, the first question loads these itself
         return
+
+
+def wait_for_warm_up() -> None:
+    """Block until every warm-up that `build_chain` started has finished (benchmarks time questions after it)."""
+    for thread in threading.enumerate():
+        if thread.name == WARM_UP_THREAD:
+            thread.join()
 
 
 def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
@@ -135,7 +144,8 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
     Sentences are checked whole, their citations corrected, and dropped when no passage supports them. The first
     sentence is shown while it is being written, up to its last key term, as long as one passage supports all it
     claims so far: the reader sees the answer start without waiting for the whole sentence. If that sentence then
-    goes beyond the passages, it ends where their support ends. When the model answered but nothing it said is
+    goes beyond the passages, it ends where their support ends. A question the model writes (it may echo the one
+    asked, or one a passage asks) answers nothing and is dropped. When the model answered but nothing it said is
     supported, the single most relevant passage sentence is quoted instead; when it declined, nothing is said."""
     said, shown = 0, ""
     for text, done in drafts:
@@ -147,6 +157,8 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
             continue
         if said == 0 and not shown and REFUSAL_RE.search(text):
             return
+        if not shown and _is_question(text):
+            continue
         checked = citer.check(text)
         if shown:
             if not (checked and checked.startswith(shown)):
@@ -165,11 +177,18 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
 
 def _supported_start(draft: str, citer: Citer) -> str:
     """The start of a sentence being written that may be shown already: complete words up to the last key term,
-    before any citation marker, not a refusal, and at least two claims that one passage supports ("" if none)."""
+    before any citation marker, not a refusal or what may become a question, and at least two claims that one
+    passage supports ("" if none)."""
     text = draft.split("[", 1)[0]
+    if QUESTION_START_RE.match(text):
+        return ""
     ends = [m.end() for m in WORD_RE.finditer(text) if m.end() < len(text) and key_terms(m.group())]
     start = text[: ends[-1]] if ends else ""
     return start if start and not REFUSAL_RE.search(start) and citer.holds_whole(start) else ""
+
+
+def _is_question(sentence: str) -> bool:
+    return sentence.split("[", 1)[0].rstrip().endswith("?")  # not a quoted one: 'Peskov asked "why?"' is a claim
 
 
 def _refusal(passages: list[Any]) -> str:

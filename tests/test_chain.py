@@ -264,3 +264,14 @@ def test_warm_up_evaluates_the_fixed_start_of_every_answer_prompt(seed_settings:
     start = str(warm[-1].content).split("Passages:", 1)[0] + "Passages:"
     assert start.startswith("Today's date: ")
     assert str(real[-1].content).startswith(start + "\n[1] ")
+
+
+def test_a_question_the_model_writes_is_dropped(seed_settings: rag.Settings) -> None:
+    """Small models sometimes echo the question, or copy a question a passage asks, before answering."""
+    chain, _, _ = chain_with(seed_settings, "How does the Kremlin describe relations with the United States? [1] "
+                                            "Relations between the two nuclear powers are at their historically "
+                                            "lowest point [1].")
+    chunks = [c["answer"] for c in chain.stream({"question": QUESTION}) if "answer" in c]
+    assert "".join(chunks) == ("Relations between the two nuclear powers are at their historically lowest point "
+                               "[1].")
+    assert not any("?" in c for c in chunks)

@@ -96,6 +96,22 @@ def test_context_command_reports_the_answer_in_the_selected_sentences(tmp_path: 
     assert figures["refused_by_evidence_gate"] == 0.0 and figures["context_chars_p50"] > 0
 
 
+@pytest.mark.slow
+def test_answers_command_with_a_small_local_llm(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real chain with the packaged SmolLM2: every figure is reported; the question the articles cannot answer
+    is refused by the evidence gate, whatever the model would say."""
+    monkeypatch.setenv("NEWSDESK_LLM", "smollm2")
+    articles, questions = _tiny_slice(tmp_path)
+    assert main(["answers", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["questions"], figures["answerable"]) == (3, 2)
+    assert figures["refusal_rate_rest"] == 1.0
+    assert 0.0 <= figures["accuracy"] <= 1.0 and 0.0 <= figures["citation_precision"] <= 1.0
+    assert 0.0 < figures["first_token_p50_s"] <= figures["full_answer_p95_s"]
+    assert figures["chain_ready_s"] >= 0.0
+
+
 def test_ingest_command_compares_pipeline_and_raw_embedder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     articles, _ = _tiny_slice(tmp_path)
     store = tmp_path / "kept"

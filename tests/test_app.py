@@ -233,6 +233,21 @@ def test_app_refuses_a_public_host_without_a_login(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr and not (tmp_path / "none").exists()  # stopped before opening anything
 
 
+@pytest.mark.slow
+def test_a_port_in_use_is_a_clear_error(bridge_settings: rag.Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "NEWSDESK_STORE_DIR": str(bridge_settings.store_dir), "NEWSDESK_PORT": str(port),
+               "NEWSDESK_LLM": "smollm2", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        done = subprocess.run([sys.executable, str(REPO / "app.py")], env=env, capture_output=True, text=True,
+                              timeout=300)
+    assert done.returncode == 1
+    assert f"error: cannot serve on 127.0.0.1:{port}" in done.stderr and "set NEWSDESK_PORT" in done.stderr
+    assert "Traceback" not in done.stderr and "ready" not in done.stdout
+
+
 # --- the served app -----------------------------------------------------------------------------------------------
 
 

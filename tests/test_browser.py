@@ -32,16 +32,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+def _wait_until_ready(log: Path, port: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+    """Wait for app.py to say it is ready; by then it must already accept connections on `port`."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise TimeoutError("app.py did not start listening")
+            raise RuntimeError(f"app.py exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        if "Newsdesk is ready" in log.read_text():
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", port)) == 0, "app.py said it was ready before it was listening"
+            return
+        time.sleep(0.1)
+    raise TimeoutError("app.py did not say it was ready")
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +53,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
     port = _free_port()
     env = {**os.environ, "NEWSDESK_STORE_DIR": str(tmp / "chroma"), "NEWSDESK_DATA_DIR": str(ROOT / "data"),
            "NEWSDESK_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    log = (tmp / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = tmp / "app.log"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
     try:
-        _wait_for_port(port, proc)
+        _wait_until_ready(log, port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -201,11 +201,11 @@ def check_access(settings: Settings) -> tuple[str, str] | None:
     return None
 
 
-def launch(app: Any, settings: Settings, *, auth: tuple[str, str] | None = None, block: bool = True) -> Any:
-    """Serve `app` where settings say, with the upload size cap; `block=False` returns as soon as it listens."""
+def launch(app: Any, settings: Settings, *, auth: tuple[str, str] | None = None) -> Any:
+    """Serve `app` where settings say, with the upload size cap, in the background: returns once it listens."""
     return app.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
                       show_error=False, max_file_size=int(settings.max_upload_mb * 1024 * 1024),
-                      prevent_thread_lock=not block, quiet=not block)
+                      prevent_thread_lock=True, quiet=True)
 
 
 def main() -> None:
@@ -218,7 +218,7 @@ def main() -> None:
     except NewsdeskError as e:
         sys.exit(f"error: {e}")
     try:
-        launch(app, settings, auth=auth, block=False)  # returns once the server accepts connections
+        launch(app, settings, auth=auth)
     except OSError as e:  # the port is taken, or the host is not this machine's
         sys.exit(f"error: cannot serve on {settings.host}:{settings.port} ({e}); set NEWSDESK_PORT or NEWSDESK_HOST")
     print(f"Newsdesk is ready: http://{settings.host}:{settings.port}", flush=True)

@@ -45,7 +45,7 @@ def serving(settings: rag.Settings, *answers: str) -> Iterator[str]:
     chain = rag.build_chain(settings, llm=FakeListChatModel(responses=list(answers)), retriever=retriever)
     demo = app.build_app(settings, chain, retriever=retriever)
     port = free_port()
-    app.launch(demo, settings.model_copy(update={"port": port}), block=False)
+    app.launch(demo, settings.model_copy(update={"port": port}))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -25,6 +25,7 @@ def main() -> None:
 
     from ingest.index import ingest_paths
     from rag import Settings, build_chain
+    from rag.eval import timed_stream
 
     settings = Settings(store_dir=args.store)
     ingest_paths([Path("corpus")], settings, progress=False)
@@ -32,13 +33,9 @@ def main() -> None:
     chain = build_chain(settings)
     built = time.perf_counter() - started
     time.sleep(args.idle)
-    started, first = time.perf_counter(), None
-    for chunk in chain.stream({"question": args.question}):
-        if chunk.get("answer") and first is None:
-            first = time.perf_counter() - started
-    full = time.perf_counter() - started
+    first, full, _ = timed_stream(chain, {"question": args.question})
     print(f"warm_start={settings.warm_start}: build_chain {built:.2f} s; first question after {args.idle:.0f} s idle: "
-          f"first chunk {first or full:.2f} s, full answer {full:.2f} s")
+          f"first chunk {first:.2f} s, full answer {full:.2f} s")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,10 @@ CONVERSATIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "seed_
 
 
 def first_chunk(chain: Any, question: str, history: list[tuple[str, str]]) -> tuple[float, str]:
-    started, first, answer = time.perf_counter(), None, ""
-    for chunk in chain.stream({"question": question, "chat_history": history}):
-        if chunk.get("answer") and first is None:
-            first = time.perf_counter() - started
-        answer += chunk.get("answer", "")
-    return first or time.perf_counter() - started, answer
+    from rag.eval import timed_stream
+
+    first, _, out = timed_stream(chain, {"question": question, "chat_history": history})
+    return first, out["answer"]
 
 
 def memory_mb() -> dict[str, int]:

@@ -176,18 +176,24 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
+def timed_stream(chain: Any, inputs: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
+    """Stream one answer: (seconds to its first answer chunk, seconds to the whole answer, the merged output)."""
     started = time.perf_counter()
     first: float | None = None
     out: dict[str, Any] = {"answer": "", "sources": []}
-    for chunk in chain.stream({"question": q["question"], "as_of": q.get("date")}):
+    for chunk in chain.stream(inputs):
         if chunk.get("answer") and first is None:
             first = time.perf_counter() - started
         out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
     full = time.perf_counter() - started
+    return first or full, full, out
+
+
+def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
+    first, full, out = timed_stream(chain, {"question": q["question"], "as_of": q.get("date")})
     answer = out["answer"]
     return {"id": q.get("id"), "gold": q["must_include"], "answerable": q["answerable"], "answer": answer,
-            "first": first or full, "full": full,
+            "first": first, "full": full,
             "correct": contains(first_sentence(answer), q["must_include"]),
             "refused": answer.startswith("The articles don't say"),
             "citations": citation_precision(answer, out["sources"], out.get("standalone") or q["question"])}

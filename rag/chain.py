@@ -31,7 +31,9 @@ WARM_UP_THREAD = "newsdesk-warm-up"
 def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None = None,
                 retriever: HybridRetriever | None = None) -> Runnable:
     """The answering chain. Input: {"question", "chat_history"?, "as_of"?, "source"?, "published_after"?,
-    "published_before"?}. Output (merged stream): {"question", "standalone", "answer", "sources"}."""
+    "published_before"?}. Output (merged stream): {"question", "standalone", "passages", "context", "answer",
+    "sources"}: `passages` (the passages offered, as retrieved) arrives before the answer starts, `context` (the
+    excerpts of them the LLM reads, as Documents) before its first words."""
     settings = settings or Settings()
     retriever = retriever or build_retriever(settings)
     model = llm or get_llm(settings)
@@ -107,8 +109,8 @@ def _rewrite(model: BaseChatModel, lock: threading.Lock, question: str, history:
 
 def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retriever: HybridRetriever,
             settings: Settings) -> Iterator[AddableDict]:
-    yield AddableDict(question=x["question"], standalone=x["standalone"])
     passages = x["passages"][: settings.context_passages]
+    yield AddableDict(question=x["question"], standalone=x["standalone"], passages=passages)
     if not passages:  # an empty store, or filters that exclude every article
         empty = retriever.store.count() == 0
         yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
@@ -117,6 +119,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return
+    yield AddableDict(context=ctx.documents())
     citer = Citer(ctx.passages, question=x["standalone"])
     messages = answer_messages(x["standalone"], x["as_of"], ctx)
     said = False

@@ -28,6 +28,11 @@ class Context:
     excerpts: list[str]
     best: str = ""  # the single most relevant sentence, quoted when the model's own answer finds no support
 
+    def documents(self) -> list[Document]:
+        """The excerpts as Documents with their passages' metadata: what the LLM reads."""
+        return [Document(page_content=t, metadata=dict(d.metadata), id=d.id)
+                for d, t in zip(self.passages, self.excerpts, strict=True)]
+
 
 def addresses_the_model(sentence: str) -> bool:
     """True for text that gives orders to an AI ("ignore previous instructions", "you are now ..."): such sentences

@@ -120,29 +120,41 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 
 def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """What the LLM is given, without the LLM: how often the gold answer is in the passages offered and in the
-    sentences selected from them, and how long that excerpt is. Fast enough to tune context selection on."""
+    excerpts selected from them, and how long those are. Fast enough to tune context selection on."""
     from rag.context import build_context
     from rag.retrieve import build_retriever, news_query
     from rag.sources import format_passages
 
     questions = [q for q in load_questions(args.questions) if q["answerable"]][: args.limit or None]
     retriever = build_retriever(settings)
-    passages_hit = context_hit = gated = 0
-    sizes = []
+    rows = []
     for q in questions:
         filters, week = news_query(q["question"], settings, as_of=q.get("date"))
         passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
-        passages_hit += hit_rank(passages, q["must_include"]) is not None
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings)
-        if ctx is None:
-            gated += 1
-            continue
-        text = format_passages(ctx.passages, ctx.excerpts)
-        context_hit += contains(text, q["must_include"])
-        sizes.append(len(text))
-    n = max(1, len(questions))
-    return {"questions": len(questions), "passages_hit": passages_hit / n, "context_hit": context_hit / n,
-            "refused_by_evidence_gate": gated / n, "context_chars_p50": statistics.median(sizes) if sizes else 0}
+        text = format_passages(ctx.passages, ctx.excerpts) if ctx else ""
+        rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
+                     "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),
+                     "chars": len(text)})
+    if args.out:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    figures = context_figures(rows)
+    onevent = _onevent_ids(args)
+    if onevent:
+        figures.update({f"{k}_onevent": v for k, v in context_figures([r for r in rows if r["id"] in onevent]).items()
+                        if k != "context_chars_p50"})
+    return figures
+
+
+def context_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = max(1, len(rows))
+    offered = [r for r in rows if r["offered"]]
+    sizes = [r["chars"] for r in rows if not r["gated"]]
+    return {"questions": len(rows), "passages_hit": len(offered) / n,
+            "context_hit": sum(r["in_prompt"] for r in rows) / n,
+            "prompt_keeps_offered": sum(r["in_prompt"] for r in offered) / max(1, len(offered)),
+            "refused_by_evidence_gate": sum(r["gated"] for r in rows) / n,
+            "context_chars_p50": statistics.median(sizes) if sizes else 0}
 
 
 def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -155,25 +167,63 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     wait_for_warm_up()  # the cold start is its own figure; the latencies below are those of a running chain
     ready_s = time.perf_counter() - started
     rows = [_answer_one(chain, q) for q in questions]
-    answerable = [r for r in rows if r["answerable"]]
-    rest = [r for r in rows if not r["answerable"]]
-    good, total = map(sum, zip(*[r["citations"] for r in rows], strict=True)) if rows else (0, 0)
+    if args.out:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.verbose:
         for r in rows:
-            print(json.dumps({k: r[k] for k in ("id", "gold", "correct", "refused", "citations", "answer")}),
-                  file=sys.stderr)
+            print(json.dumps({k: r[k] for k in ("id", "gold", "outcome", "citations", "answer")}), file=sys.stderr)
+    figures = answer_figures(rows)
+    onevent = _onevent_ids(args)
+    if onevent:
+        figures.update({f"{k}_onevent": v for k, v in answer_figures([r for r in rows if r["id"] in onevent]).items()
+                        if k in ("answerable", "accuracy", "wrong_refusals", "prompt_keeps_offered")})
+    if args.breakdown:
+        figures.update({f"{o}": sum(r["outcome"] == o for r in rows if r["answerable"]) for o in OUTCOMES})
+    return {**figures, "chain_ready_s": round(ready_s, 1)}
+
+
+OUTCOMES = ("right", "retrieval_miss", "selection_miss", "model_miss", "wrong_refusal")
+
+
+def outcome(*, correct: bool, refused: bool, offered: bool, in_prompt: bool) -> str:
+    """Where an answerable question was lost: the gold answer was not in the passages offered (retrieval miss);
+    it was, but the answer refused (wrong refusal); it was offered but not in the prompt (selection miss); it was
+    in the prompt but the first sentence does not hold it (model miss)."""
+    if correct:
+        return "right"
+    if not offered:
+        return "retrieval_miss"
+    if refused:
+        return "wrong_refusal"
+    return "model_miss" if in_prompt else "selection_miss"
+
+
+def answer_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy, refusals, how much of what retrieval offered the prompt keeps, citation precision, latency."""
+    answerable = [r for r in rows if r["answerable"]]
+    rest = [r for r in rows if not r["answerable"]]
+    offered = [r for r in answerable if r["offered"]]
+    good, total = map(sum, zip(*[r["citations"] for r in rows], strict=True)) if rows else (0, 0)
     return {
         "questions": len(rows), "answerable": len(answerable),
         "accuracy": sum(r["correct"] for r in answerable) / max(1, len(answerable)),
         "wrong_refusals": sum(r["refused"] for r in answerable) / max(1, len(answerable)),
         "refusal_rate_rest": sum(r["refused"] for r in rest) / max(1, len(rest)),
+        "prompt_keeps_offered": sum(r["in_prompt"] for r in offered) / max(1, len(offered)),
         "citation_precision": good / max(1, total), "citations": total,
-        "first_token_p50_s": statistics.median(r["first"] for r in rows),
+        "first_token_p50_s": statistics.median(r["first"] for r in rows) if rows else float("nan"),
         "first_token_p95_s": percentile([r["first"] for r in rows], 0.95),
-        "full_answer_p50_s": statistics.median(r["full"] for r in rows),
+        "full_answer_p50_s": statistics.median(r["full"] for r in rows) if rows else float("nan"),
         "full_answer_p95_s": percentile([r["full"] for r in rows], 0.95),
-        "chain_ready_s": round(ready_s, 1),
     }
+
+
+def _onevent_ids(args: argparse.Namespace) -> set[str]:
+    """Ids of the on-event questions: --onevent, else the onevent.jsonl beside the questions file, if any."""
+    path = args.onevent or args.questions.with_name("onevent.jsonl")
+    if not path.exists() or path.resolve() == args.questions.resolve():
+        return set()
+    return {str(q["id"]) for q in load_questions(path)}
 
 
 def timed_stream(chain: Any, inputs: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
@@ -190,13 +240,20 @@ def timed_stream(chain: Any, inputs: dict[str, Any]) -> tuple[float, float, dict
 
 
 def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
+    from rag.sources import format_passages
+
     first, full, out = timed_stream(chain, {"question": q["question"], "as_of": q.get("date")})
-    answer = out["answer"]
-    return {"id": q.get("id"), "gold": q["must_include"], "answerable": q["answerable"], "answer": answer,
-            "first": first, "full": full,
-            "correct": contains(first_sentence(answer), q["must_include"]),
-            "refused": answer.startswith("The articles don't say"),
-            "citations": citation_precision(answer, out["sources"], out.get("standalone") or q["question"])}
+    answer, gold = out["answer"], q["must_include"]
+    context = out.get("context") or []
+    row = {"id": str(q.get("id")), "gold": gold, "answerable": q["answerable"], "answer": answer,
+           "first": first, "full": full,
+           "correct": contains(first_sentence(answer), gold),
+           "refused": answer.startswith("The articles don't say"),
+           "offered": hit_rank(out.get("passages") or [], gold) is not None,
+           "in_prompt": bool(context) and contains(format_passages(context), gold),
+           "citations": citation_precision(answer, out["sources"], out.get("standalone") or q["question"])}
+    row["outcome"] = outcome(**{k: row[k] for k in ("correct", "refused", "offered", "in_prompt")})
+    return row
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -216,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--verbose", action="store_true", help="print each answer (answers)")
     p.add_argument("--answerable-only", action="store_true", help="skip questions without answer_urls (answers)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="count where answerable questions are lost: retrieval, selection, model, refusal (answers)")
+    p.add_argument("--onevent", type=Path, help="on-event questions (default: onevent.jsonl beside --questions)")
+    p.add_argument("--out", type=Path, help="write one JSON row per question here (context, answers)")
     args = p.parse_args(argv)
     if args.what != "ingest" and not args.questions:
         p.error("--questions is required")

@@ -20,17 +20,23 @@ recently reportedly amid
 WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 CITE_RE = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _BOUNDARY = re.compile(r"[.!?…]+[\"”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+(?:[\"“‘(]|\[(?!\d))?[A-Z0-9])")
-_ABBREV = frozenset("mr mrs ms dr st jr sr gen sen rep gov lt col sgt capt prof no vol vs jan feb mar apr jun jul "
-                    "aug sep sept oct nov dec u.s u.k e.g i.e inc corp co ltd".split())
+_TITLES = frozenset("mr mrs ms dr st gen sen rep gov lt col sgt capt prof pres rev sup atty adm cmdr maj".split())
+_BEFORE_NUMBER = frozenset("no nos vol art fig jan feb mar apr jun jul aug sep sept oct nov dec".split())
+_AMBIGUOUS = frozenset("jr sr inc corp co ltd bros vs etc approx".split())  # may end a sentence, or not
+_NEXT_WORD = re.compile(r"[\s\"“‘(\[]*([A-Za-z0-9]+)")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of `text`; lines are hard boundaries; whitespace trimmed."""
+    """(start, end) of each sentence of `text`; lines are hard boundaries; whitespace trimmed.
+
+    A full stop after an abbreviation ends no sentence when what follows continues it: a title before a name
+    ("Gen. Syrskyi"), an initial ("J. D. Vance"), "No." or a month before a number ("No. 10", "Nov. 6"), or an
+    acronym or "Inc." before anything but a word that starts sentences ("the U.S. Senate", but "in the U.S. The")."""
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
-        start = line.start()
-        for m in _BOUNDARY.finditer(line.group(0)):
-            if _is_abbreviation(line.group(0)[: m.start() + 1]):
+        start, body = line.start(), line.group(0)
+        for m in _BOUNDARY.finditer(body):
+            if _continues(body[: m.start() + 1], body[m.end():]):
                 continue
             spans.append((start, line.start() + m.end()))
             start = line.start() + m.end()
@@ -38,12 +44,22 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [t for t in (_trim(text, s, e) for s, e in spans) if t[1] > t[0]]
 
 
-def _is_abbreviation(before: str) -> bool:
-    word = re.search(r"([A-Za-z.]+)\.$", before)
-    if not word:
+def _continues(before: str, after: str) -> bool:
+    """True when the full stop at the end of `before` belongs to an abbreviation and `after` continues the
+    sentence."""
+    word = re.search(r"(?:^|[^A-Za-z.])([A-Za-z][A-Za-z.]*)\.$", before)
+    nxt = _NEXT_WORD.match(after)
+    if not word or not nxt:
         return False
-    w = word.group(1).lower()
-    return w in _ABBREV or len(w) == 1
+    w, following = word.group(1).lower(), nxt.group(1)
+    if w in _BEFORE_NUMBER:
+        return following[0].isdigit()
+    starts_sentence = following.lower() in STOPWORDS
+    if w in _TITLES:
+        return True
+    if len(w) == 1 and word.group(1).isupper():  # an initial
+        return not starts_sentence
+    return (w in _AMBIGUOUS or "." in w) and not starts_sentence
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -38,6 +38,30 @@ def test_abbreviations_and_initials_do_not_end_a_sentence(text: str) -> None:
     assert sentences(text + " Next sentence.") == [text, "Next sentence."]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Moscow said no. Talks will not resume.", ["Moscow said no.", "Talks will not resume."]),
+    ("He lives at No. 10 Downing Street. It is old.", ["He lives at No. 10 Downing Street.", "It is old."]),
+    ("Vice President J. D. Vance spoke. He left.", ["Vice President J. D. Vance spoke.", "He left."]),
+    ("The sanctions came from the U.S. The EU followed.", ["The sanctions came from the U.S.", "The EU followed."]),
+    ("The U.S. Senate voted. It passed.", ["The U.S. Senate voted.", "It passed."]),
+    ("Talks are set for Jan. 20 in Geneva.", ["Talks are set for Jan. 20 in Geneva."]),
+    ("The deal closed in Jan. The shares rose.", ["The deal closed in Jan.", "The shares rose."]),
+    ("Shares of Apple Inc. The company said more.", ["Shares of Apple Inc.", "The company said more."]),
+    ("Shares of Apple Inc. Rose on Monday.", ["Shares of Apple Inc. Rose on Monday."]),
+    ("They chose Plan B. The rest failed.", ["They chose Plan B.", "The rest failed."]),
+    ("Martin Luther King Jr. He spoke in 1963.", ["Martin Luther King Jr.", "He spoke in 1963."]),
+    ('"We are ready." Peskov said so.', ['"We are ready."', "Peskov said so."]),
+    ("He asked: “Why now?” Nobody answered.", ["He asked: “Why now?”", "Nobody answered."]),
+    ("Kyiv refused [1]. Moscow insisted [2].", ["Kyiv refused [1].", "Moscow insisted [2]."]),
+    ("The vote was 52-48. [3] Democrats objected.", ["The vote was 52-48. [3]", "Democrats objected."]),
+    ("Wait... Then it rained.", ["Wait...", "Then it rained."]),
+    ("Officials met Sen. Warren and Gov. Newsom. Both spoke.", ["Officials met Sen. Warren and Gov. Newsom.",
+                                                                "Both spoke."]),
+])
+def test_news_sentences_split_where_a_reader_would(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
 def test_citation_after_full_stop_stays_with_its_sentence() -> None:
     text = "Peskov spoke on Nov. 6. [2] Zakharova replied. [1, 3] Kyiv rejected the terms."
     assert sentences(text) == ["Peskov spoke on Nov. 6. [2]", "Zakharova replied. [1, 3]", "Kyiv rejected the terms."]

@@ -50,4 +50,4 @@ bench-answers: install
 	  --questions ../shared/data/realtimeqa-dev/questions.jsonl --store data/bench-dev
 
 bench-ingest: install
-	$(PY) -m rag.eval ingest --articles ../shared/data/realtimeqa-dev/articles.jsonl
+	$(PY) bench/ingest_speed.py --articles ../shared/data/realtimeqa-dev/articles.jsonl

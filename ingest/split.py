@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 
 from ingest.load import Article
 from rag.models import minilm_path
-from rag.sources import sentence_spans
+from rag.text import sentence_spans
 
 HARD_CHARS_PER_TOKEN = 3  # used only to cut a sentence longer than a whole chunk
 

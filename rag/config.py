@@ -27,8 +27,7 @@ class Settings(BaseSettings):
     openai_api_key: str = "not-needed"
 
     # models
-    embedder: str = Field("minilm", description="minilm (sentence-transformers) | minilm-int8 (ONNX)")
-    embed_threads: int = Field(2, ge=1, description="torch/ONNX threads for embedding (2 measured fastest when idle)")
+    embed_threads: int = Field(2, ge=1, description="torch threads for embedding (2 measured fastest when idle)")
     embed_batch: int = Field(64, ge=1)
     llm_threads: int = Field(2, ge=1)
     llm_ctx: int = Field(4096, ge=512)

@@ -1,4 +1,4 @@
-"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,context,answers,ingest} ..."""
+"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,context,answers} ..."""
 
 from __future__ import annotations
 
@@ -256,20 +256,14 @@ def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def run_ingest(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    from rag.bench_ingest import measure_ingest
-
-    return measure_ingest(args.articles, settings, limit=args.limit, keep=args.store)
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(prog="python -m rag.eval", description="Measure Newsdesk on your own questions.")
     p.add_argument("what", choices=list(RUNNERS))
     p.add_argument("--articles", type=Path, nargs="+", required=True, help="articles (any format ingest reads)")
-    p.add_argument("--questions", type=Path, help="questions.jsonl (realtimeqa or seed format)")
+    p.add_argument("--questions", type=Path, required=True, help="questions.jsonl (realtimeqa or seed format)")
     p.add_argument("--store", type=Path, help="reuse (or build once into) this store directory")
-    p.add_argument("--limit", type=int, default=0, help="only the first N questions (answers) or articles (ingest)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions (context, answers)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--verbose", action="store_true", help="print each answer (answers)")
     p.add_argument("--answerable-only", action="store_true", help="skip questions without answer_urls (answers)")
@@ -278,17 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--onevent", type=Path, help="on-event questions (default: onevent.jsonl beside --questions)")
     p.add_argument("--out", type=Path, help="write one JSON row per question here (context, answers)")
     args = p.parse_args(argv)
-    if args.what != "ingest" and not args.questions:
-        p.error("--questions is required")
     with _store_dir(args.store) as store:
         settings = Settings(store_dir=store / "chroma" if not args.store else store)
-        build = build_index(args.articles, settings) if args.what != "ingest" else 0.0
+        build = build_index(args.articles, settings)
         figures = {"index_build_s": round(build, 1), **RUNNERS[args.what](args, settings)}
     print(json.dumps(figures, indent=2) if args.json else _table(figures))
     return 0
 
 
-RUNNERS = {"retrieval": run_retrieval, "context": run_context, "answers": run_answers, "ingest": run_ingest}
+RUNNERS = {"retrieval": run_retrieval, "context": run_context, "answers": run_answers}
 
 
 def _table(figures: dict[str, Any]) -> str:

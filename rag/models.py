@@ -39,23 +39,17 @@ def minilm_path() -> str:
 
 
 def get_embeddings(settings: Settings) -> Embeddings:
-    """The embedder named by `settings.embedder`, loaded once per process (a second thread asking while it loads
+    """all-MiniLM-L6-v2 (sentence-transformers), loaded once per process (a second thread asking while it loads
     waits for it rather than loading another copy)."""
     with _LOADING:
-        return _embeddings(settings.embedder, settings.embed_threads, settings.embed_batch)
+        return _embeddings(settings.embed_threads, settings.embed_batch)
 
 
 @lru_cache(maxsize=4)
-def _embeddings(name: str, threads: int, batch: int) -> Embeddings:
+def _embeddings(threads: int, batch: int) -> Embeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    if name == "minilm-int8":
-        from rag.embed_onnx import OnnxMiniLMEmbeddings
-
-        return OnnxMiniLMEmbeddings(threads=threads, batch_size=batch)
-    if name != "minilm":
-        raise ValueError(f"Expected NEWSDESK_EMBEDDER one of minilm, minilm-int8. Got {name!r}")
     import torch
     from langchain_huggingface import HuggingFaceEmbeddings
 

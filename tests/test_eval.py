@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from langchain_core.documents import Document
 from rag.eval import citation_precision, first_sentence, hit_rank, load_questions, main, retrieval_metrics
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def doc(text: str) -> Document:
@@ -112,17 +116,22 @@ def test_answers_command_with_a_small_local_llm(tmp_path: Path, capsys: pytest.C
     assert figures["chain_ready_s"] >= 0.0
 
 
-def test_ingest_command_compares_pipeline_and_raw_embedder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_benchmark_compares_pipeline_and_raw_embedder(tmp_path: Path) -> None:
+    """bench/ingest_speed.py (which replaced `python -m rag.eval ingest`) on three one-chunk articles."""
     articles, _ = _tiny_slice(tmp_path)
     store = tmp_path / "kept"
-    assert main(["ingest", "--articles", str(articles), "--store", str(store), "--json"]) == 0
-    figures = json.loads(capsys.readouterr().out)
-    assert figures["articles"] == 3 and figures["chunks"] == 3
-    assert figures["chunks_per_s"] > 0 and figures["raw_embedder_chunks_per_s"] > 0
+    argv = [sys.executable, str(REPO / "bench" / "ingest_speed.py"), "--articles", str(articles), "--store",
+            str(store), "--json"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert (figures["articles"], figures["chunks"]) == (3, 3)
+    assert figures["articles_per_s"] == pytest.approx(figures["chunks_per_s"])  # one chunk an article
     assert figures["pipeline_vs_raw"] == pytest.approx(figures["chunks_per_s"] / figures["raw_embedder_chunks_per_s"])
     assert any(store.iterdir()), "--store keeps the index the run built"
-    with pytest.raises(ValueError, match="not empty"):
-        main(["ingest", "--articles", str(articles), "--store", str(store)])
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and again.stderr.startswith("error: ") and "not empty" in again.stderr
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import rag
 
@@ -44,3 +45,28 @@ def test_errors_share_the_newsdesk_base() -> None:
     for name in [n for n in rag.__all__ if n.endswith("Error")]:
         assert issubclass(getattr(rag, name), rag.NewsdeskError), name
     assert issubclass(rag.BadQuestionError, ValueError)
+
+
+def test_dir_lists_the_public_api() -> None:
+    assert set(rag.__all__) <= set(dir(rag))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        rag.nothing  # noqa: B018
+
+
+def test_the_ingest_side_does_not_load_the_answering_stack() -> None:
+    """`python -m ingest` imports rag.config and the ingest modules; the chain, retriever and Gradio stay unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ingest.__main__, ingest.index, ingest.upload; "
+            "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('rag', 'gradio', 'llama_cpp')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=120, check=True)
+    loaded = set(done.stdout.split())
+    assert "rag.config" in loaded and "rag.store" in loaded
+    assert not loaded & {"rag.chain", "rag.retrieve", "rag.context", "rag.prompts", "gradio", "llama_cpp"}, loaded

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from ingest.index import Summary
 from ingest.upload import ALLOWED, ingest_uploads
 from rag import BadQuestionError, Filters, HybridRetriever, NewsdeskError, Settings, build_chain, build_retriever
+from rag.config import load_settings
 from rag.corpus import CorpusStats, corpus_stats
 
 EXAMPLES = ["What are Russia's terms?", "Who is Dmitry Peskov?", "When will Trump be inaugurated?"]
@@ -211,9 +212,9 @@ def launch(app: Any, settings: Settings, *, auth: tuple[str, str] | None = None)
 def main() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = Settings()
-    auth = check_access(settings)
     try:
+        settings = load_settings()
+        auth = check_access(settings)
         app = build_app(settings)
     except NewsdeskError as e:
         sys.exit(f"error: {e}")

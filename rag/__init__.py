@@ -12,29 +12,50 @@ if TYPE_CHECKING:
     from rag.chain import build_chain
     from rag.config import Settings
     from rag.errors import (
+        BadDateError,
         BadQuestionError,
         EmbeddingModelMismatchError,
         IndexNotBuiltError,
+        LLMUnavailableError,
         ModelNotAvailableError,
         NewsdeskError,
+        SettingsError,
         StoreUnavailableError,
     )
     from rag.retrieve import Filters, HybridRetriever, build_retriever
 
 _HOMES = {
+    "BadDateError": "rag.errors",
     "BadQuestionError": "rag.errors",
     "EmbeddingModelMismatchError": "rag.errors",
     "Filters": "rag.retrieve",
     "HybridRetriever": "rag.retrieve",
     "IndexNotBuiltError": "rag.errors",
+    "LLMUnavailableError": "rag.errors",
     "ModelNotAvailableError": "rag.errors",
     "NewsdeskError": "rag.errors",
     "Settings": "rag.config",
+    "SettingsError": "rag.errors",
     "StoreUnavailableError": "rag.errors",
     "build_chain": "rag.chain",
     "build_retriever": "rag.retrieve",
 }
-__all__ = list(_HOMES)
+__all__ = [
+    "BadDateError",
+    "BadQuestionError",
+    "EmbeddingModelMismatchError",
+    "Filters",
+    "HybridRetriever",
+    "IndexNotBuiltError",
+    "LLMUnavailableError",
+    "ModelNotAvailableError",
+    "NewsdeskError",
+    "Settings",
+    "SettingsError",
+    "StoreUnavailableError",
+    "build_chain",
+    "build_retriever",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -7,13 +7,12 @@ import json
 import os
 import sys
 
-from rag.config import Settings
 from rag.errors import NewsdeskError
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m rag") -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = argparse.ArgumentParser(prog="python -m rag", description="Ask Newsdesk about your articles.")
+    parser = argparse.ArgumentParser(prog=prog, description="Ask Newsdesk about your articles.")
     sub = parser.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="answer one question")
     ask.add_argument("question")
@@ -22,17 +21,28 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--after", help="only articles published on or after this date (YYYY-MM-DD)")
     ask.add_argument("--before", help="only articles published on or before this date (YYYY-MM-DD)")
     args = parser.parse_args(argv)
-    from rag.chain import build_chain
-
     try:
-        chain = build_chain(Settings(warm_start=False))  # one question: no later one to warm up for
-        out = chain.invoke({"question": args.question, "source": args.source, "published_after": args.after,
-                            "published_before": args.before})
+        out = answer(args)
     except NewsdeskError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(as_json(out), indent=2, ensure_ascii=False) if args.json else as_text(out))
     return 0
+
+
+def answer(args: argparse.Namespace) -> dict:
+    """The chain's output for the question; the question, dates and settings are checked before anything loads."""
+    from rag.chain import build_chain
+    from rag.config import load_settings
+    from rag.history import validate_question
+    from rag.retrieve import Filters
+
+    question = validate_question(args.question)
+    Filters.of(args.source, args.after, args.before)
+    settings = load_settings(warm_start=False)  # one question: no later one to warm up for
+    chain = build_chain(settings)
+    return chain.invoke({"question": question, "source": args.source, "published_after": args.after,
+                         "published_before": args.before})
 
 
 def as_json(out: dict) -> dict:

@@ -16,7 +16,7 @@ from rag import prompts
 from rag.config import Settings
 from rag.context import Context, build_context
 from rag.history import history_text, validate_question
-from rag.models import LOCAL_LLMS, get_llm
+from rag.models import LOCAL_LLMS, get_llm, llm_errors
 from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
 from rag.sources import Citer, format_passages
 from rag.text import WORD_RE, key_terms, sentence_spans
@@ -47,7 +47,8 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
     def rewrite(x: dict[str, Any]) -> str:
         if not x.get("chat_history"):
             return str(x["question"])
-        return _rewrite(rewriter, lock, x["question"], history_text(x["chat_history"]))
+        with llm_errors(settings):
+            return _rewrite(rewriter, lock, x["question"], history_text(x["chat_history"]))
 
     def retrieve(x: dict[str, Any]) -> list[Any]:
         filters, week = news_query(x["standalone"], settings, as_of=x["as_of"], source=x.get("source"),
@@ -59,7 +60,8 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
         x: dict[str, Any] = {}
         for c in chunks:
             x.update(c)
-        yield from _answer(x, model, lock, retriever, settings)
+        with llm_errors(settings):
+            yield from _answer(x, model, lock, retriever, settings)
 
     prepare = RunnableLambda(_prepare) | RunnablePassthrough.assign(standalone=rewrite)
     return prepare | RunnablePassthrough.assign(passages=retrieve) | RunnableGenerator(answer)

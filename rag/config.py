@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import SettingsError
 
 
 class Settings(BaseSettings):
@@ -68,3 +70,16 @@ class Settings(BaseSettings):
     @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the NEWSDESK_* environment (and `overrides`); a value that does not parse is one
+    SettingsError naming the variable, not a validation traceback."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        bad = [f"NEWSDESK_{'_'.join(map(str, err['loc'])).upper()}={err['input']!r} ({err['msg']})"
+               for err in e.errors()]
+        them = "them" if len(bad) > 1 else "it"
+        raise SettingsError(f"bad setting{'s' * (len(bad) > 1)}: {'; '.join(bad)}; correct {them} or unset {them}"
+                            ) from None

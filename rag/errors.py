@@ -25,3 +25,15 @@ class ModelNotAvailableError(NewsdeskError):
 
 class BadQuestionError(NewsdeskError, ValueError):
     """The question is empty, too long or unreadable."""
+
+
+class BadDateError(NewsdeskError, ValueError):
+    """A date filter is not a date."""
+
+
+class SettingsError(NewsdeskError, ValueError):
+    """A NEWSDESK_* setting has a value Newsdesk cannot use."""
+
+
+class LLMUnavailableError(ModelNotAvailableError):
+    """The LLM server cannot be reached, or refuses the request (unknown model, bad key, server error)."""

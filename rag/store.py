@@ -13,7 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
-from rag.errors import EmbeddingModelMismatchError, IndexNotBuiltError, StoreUnavailableError
+from rag.errors import EmbeddingModelMismatchError, IndexNotBuiltError, SettingsError, StoreUnavailableError
 from rag.models import EMBEDDING_DIM, EMBEDDING_MODEL, get_embeddings
 
 PAGE = 2000  # rows per Chroma get/upsert call (the server caps request sizes)
@@ -115,7 +115,7 @@ def _client(settings: Settings) -> tuple[Any, str, Path]:
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"Expected NEWSDESK_CHROMA_URL like http://127.0.0.1:8000. Got {settings.chroma_url!r}")
+            raise SettingsError(f"Expected NEWSDESK_CHROMA_URL like http://127.0.0.1:8000. Got {settings.chroma_url!r}")
         tag = hashlib.sha1(f"{settings.chroma_url}/{settings.collection}".encode()).hexdigest()[:12]
         try:
             client = chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",

@@ -8,14 +8,17 @@ from pathlib import Path
 import rag
 
 EXPECTED = [
+    "BadDateError",
     "BadQuestionError",
     "EmbeddingModelMismatchError",
     "Filters",
     "HybridRetriever",
     "IndexNotBuiltError",
+    "LLMUnavailableError",
     "ModelNotAvailableError",
     "NewsdeskError",
     "Settings",
+    "SettingsError",
     "StoreUnavailableError",
     "build_chain",
     "build_retriever",
@@ -45,6 +48,8 @@ def test_errors_share_the_newsdesk_base() -> None:
     for name in [n for n in rag.__all__ if n.endswith("Error")]:
         assert issubclass(getattr(rag, name), rag.NewsdeskError), name
     assert issubclass(rag.BadQuestionError, ValueError)
+    assert issubclass(rag.BadDateError, ValueError) and issubclass(rag.SettingsError, ValueError)
+    assert issubclass(rag.LLMUnavailableError, rag.ModelNotAvailableError)
 
 
 def test_dir_lists_the_public_api() -> None:

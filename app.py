@@ -85,6 +85,7 @@ def format_summary(summary: Summary, uploads: str) -> str:
     lines = [f"Added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
              f"skipped {len(summary.skipped)}."]
     lines += [f"- skipped {esc(s.reason.replace(uploads + os.sep, ''))}" for s in summary.skipped]
+    lines += [f"- note: {esc(note.replace(uploads + os.sep, ''))}" for note in summary.notes]
     return "\n".join(lines)
 
 
@@ -150,7 +151,6 @@ def make_upload(settings: Settings, retriever: HybridRetriever) -> Any:
         except NewsdeskError as e:
             yield f"⚠️ {esc(e)}", gr.skip(), gr.skip()
             return
-        retriever.refresh()
         yield (format_summary(summary, str(settings.data_dir / "uploads")), *refresh())
 
     return upload

@@ -15,8 +15,9 @@ from tqdm import tqdm
 from ingest.load import Article, Skip, iter_articles
 from ingest.split import split_article
 from rag.config import Settings
+from rag.corpus import CORPUS, ArticleInfo, Tally, article_info, load_tally
 from rag.lexical import load_lexical
-from rag.store import Store, embed_text, open_store
+from rag.store import GENERATION, Store, embed_text, open_store
 
 BATCH_CHUNKS = 256  # chunks embedded and written together; a batch holds whole articles only
 
@@ -32,6 +33,7 @@ class Summary:
     chunks: int = 0
     seconds: float = 0.0
     skipped: list[Skip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what else the user should know (uploads: ids, file names)
 
     def line(self) -> str:
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
@@ -46,6 +48,7 @@ class _Existing:
     n_chunks: int = 0
     ids: list[str] = field(default_factory=list)
     consistent: bool = True
+    info: ArticleInfo = ArticleInfo("", "", "")
 
     def complete(self, content_hash: str) -> bool:
         return self.consistent and self.content_hash == content_hash and len(self.ids) == self.n_chunks
@@ -54,39 +57,56 @@ class _Existing:
 def ingest_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = False, reindex: bool = False,
                  progress: bool = True, store: Store | None = None) -> Summary:
     """Index every article under `paths` into the store named by `settings`; safe to re-run or interrupt."""
-    started = time.perf_counter()
     summary = Summary()
+    articles = iter_articles(paths, on_skip=summary.skipped.append)
+    return ingest_articles(articles, settings, summary=summary, prune=prune, reindex=reindex, progress=progress,
+                           store=store)
+
+
+def ingest_articles(articles: Iterable[Article], settings: Settings, *, summary: Summary | None = None,
+                    prune: bool = False, reindex: bool = False, progress: bool = True,
+                    store: Store | None = None) -> Summary:
+    """Index `articles`: unchanged ones cost nothing, changed ones replace their old chunks, and with `prune`
+    articles not among them are removed. Without `prune` only these articles' chunks are looked up."""
+    started = time.perf_counter()
+    summary = summary or Summary()
     store = store or open_store(settings, reset=reindex)
-    existing = _existing(store)
-    articles = _unique(iter_articles(paths, on_skip=summary.skipped.append), summary)
-    todo = [a for a in articles if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
-    summary.unchanged = len(articles) - len(todo)
+    unique = _unique(articles, summary)
+    existing = _existing(store, None if prune else [a.article_id for a in unique])
+    todo = [a for a in unique if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
+    seen = {a.article_id for a in unique}
+    gone = [aid for aid in existing if aid not in seen] if prune else []
+    summary.unchanged = len(unique) - len(todo)
     summary.updated = sum(a.article_id in existing for a in todo)
-    summary.added = len(todo) - summary.updated
-    summary.chunks = _write(store, todo, existing, settings, progress)
-    if prune:
-        seen = {a.article_id for a in articles}
-        gone = [aid for aid in existing if aid not in seen]
+    summary.added, summary.removed = len(todo) - summary.updated, len(gone)
+    tally, recorded = load_tally(store), store.metadata()
+    if todo or gone or GENERATION not in recorded or CORPUS not in recorded:
+        store.stamp(**{CORPUS: None})  # from here until the end a reader, or the next run after a crash, recounts
+        summary.chunks = _write(store, todo, existing, settings, progress, tally)
         store.delete([cid for aid in gone for cid in existing[aid].ids])
-        summary.removed = len(gone)
-    load_lexical(store)  # rebuilds the BM25 index when the collection changed (or an earlier run died)
+        for aid in gone:
+            tally.remove(aid, existing[aid].info, len(existing[aid].ids))
+        store.stamp(**{CORPUS: tally.dumps()})
+    load_lexical(store)  # rebuilt for the new generation, and cached
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def ingest_files(paths: Iterable[Path], settings: Settings, *, store: Store | None = None) -> Summary:
-    """The upload path: same guarantees as the CLI, no progress bar, never prunes."""
+    """Files given by a caller: same guarantees as the CLI, no progress bar, never prunes."""
     return ingest_paths(paths, settings, progress=False, store=store)
 
 
-def _existing(store: Store) -> dict[str, _Existing]:
+def _existing(store: Store, article_ids: list[str] | None) -> dict[str, _Existing]:
+    """What the store holds of these articles (of every article when `article_ids` is None)."""
     found: dict[str, _Existing] = defaultdict(_Existing)
-    for cid, meta, _ in store.rows():
+    for cid, meta, _ in store.rows() if article_ids is None else store.rows_of(article_ids):
         ex = found[str(meta.get("article_id", cid.rsplit(":", 1)[0]))]
         if ex.ids and ex.content_hash != meta.get("content_hash"):
             ex.consistent = False
         ex.content_hash, ex.n_chunks = str(meta.get("content_hash", "")), int(meta.get("n_chunks", 0))
         ex.ids.append(cid)
+        ex.info = article_info(meta)
     return dict(found)
 
 
@@ -100,9 +120,10 @@ def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
     return list(seen.values())
 
 
-def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings,
-           progress: bool) -> int:
-    """Embed batch after batch; each batch is written by a helper thread while the next one is embedded."""
+def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings, progress: bool,
+           tally: Tally) -> int:
+    """Embed batch after batch; each batch is written by a helper thread while the next one is embedded. The
+    tally counts each article out in its old version and in with its new one."""
     chunked = [(a, split_article(a, max_tokens=settings.chunk_tokens)) for a in todo]
     total = sum(len(c) for _, c in chunked)
     with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar, \
@@ -111,6 +132,7 @@ def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], se
         for batch in _batches(chunked):
             stale = [cid for a, _ in batch if a.article_id in existing for cid in existing[a.article_id].ids]
             docs = [d for _, chunks in batch for d in chunks]
+            _retally(tally, batch, existing)
             vectors = store.embeddings.embed_documents([embed_text(d) for d in docs])
             if pending is not None:
                 pending.result()  # the previous write, re-raising its error
@@ -119,6 +141,14 @@ def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], se
         if pending is not None:
             pending.result()
     return total
+
+
+def _retally(tally: Tally, batch: list[tuple[Article, list[Document]]], existing: dict[str, _Existing]) -> None:
+    for article, chunks in batch:
+        if article.article_id in existing:
+            old = existing[article.article_id]
+            tally.remove(article.article_id, old.info, len(old.ids))
+        tally.add(article.article_id, article_info(chunks[0].metadata), len(chunks))
 
 
 def _count(bar: tqdm, n: int) -> Callable[[Future[None]], None]:

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str | None = Field(None, description="user:password, required when host is not loopback")
-    max_upload_mb: float = 20.0
+    max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat accepts for upload")
+    max_upload_files: int = Field(50, ge=1, description="most files one upload may hold")
 
     @property
     def model_dir(self) -> Path:

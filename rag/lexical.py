@@ -1,10 +1,10 @@
-"""The BM25 index beside the Chroma collection: rebuilt from the collection itself, cached on disk by fingerprint."""
+"""The BM25 index beside the Chroma collection: rebuilt from the collection itself, cached on disk by generation."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +21,7 @@ class LexicalIndex:
 
     ids: list[str]
     metas: list[dict[str, Any]]
-    fingerprint: str
+    generation: str  # the collection's generation it was built at ("" for a store ingest never stamped)
     bm25: Any
 
     @cached_property
@@ -52,60 +52,53 @@ def _tokenize(texts: list[str]) -> Any:
     return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english").stemWords, show_progress=False)
 
 
-def fingerprint(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """Identifies the collection's content: every chunk id with its article's content hash."""
-    h = hashlib.sha1()
-    for cid, meta in sorted(rows, key=lambda r: r[0]):
-        h.update(f"{cid}\x1f{meta.get('content_hash', '')}\n".encode())
-    return h.hexdigest()
-
-
 def load_lexical(store: Store) -> LexicalIndex:
-    """The store's BM25 index: from the disk cache when it matches the collection, else rebuilt and saved."""
-    rows = [(cid, meta) for cid, meta, _ in store.rows()]
-    fp = fingerprint(rows)
-    cached = _load(store.lexical_dir, fp)
-    if cached is None:
-        return rebuild_lexical(store)
-    bm25, ids = cached
-    metas = dict(rows)
-    return LexicalIndex(ids, [metas[i] for i in ids], fp, bm25)
+    """The store's BM25 index: from the disk cache when it was built at the collection's current generation (as
+    stamped by ingest), else rebuilt from the collection and cached."""
+    generation = store.generation()
+    return (_load(store.lexical_dir, generation) if generation else None) or rebuild_lexical(store, generation)
 
 
-def rebuild_lexical(store: Store) -> LexicalIndex:
-    """Index every chunk of the store and save the index with its fingerprint."""
+def rebuild_lexical(store: Store, generation: str | None = None) -> LexicalIndex:
+    """Index every chunk of the store and cache the index under `generation` (read from the store if not given)."""
     import bm25s
     from langchain_core.documents import Document
 
+    generation = store.generation() if generation is None else generation
     full = list(store.rows(documents=True))
     texts = [embed_text(Document(page_content=t, metadata=m)) for _, m, t in full]
     bm25 = bm25s.BM25()
     if texts:
         bm25.index(_tokenize(texts), show_progress=False)
-    rows = [(cid, meta) for cid, meta, _ in full]
-    index = LexicalIndex([r[0] for r in rows], [r[1] for r in rows], fingerprint(rows), bm25)
-    _save(store.lexical_dir, index)
+    index = LexicalIndex([r[0] for r in full], [r[1] for r in full], generation, bm25)
+    if generation and texts:
+        _save(store.lexical_dir, index)
     return index
 
 
 def _save(directory: Path, index: LexicalIndex) -> None:
-    if not index.ids:
-        return
-    tmp = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    index.bm25.save(str(tmp))
-    (tmp / "newsdesk.json").write_text(json.dumps({"fingerprint": index.fingerprint, "ids": index.ids}))
-    shutil.rmtree(directory, ignore_errors=True)
-    tmp.rename(directory)
+    """Write the index beside a temporary name, then swap it in; best effort (another process may be saving)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=directory.name + ".tmp-"))
+    try:
+        index.bm25.save(str(tmp))
+        saved = {"generation": index.generation, "ids": index.ids, "metas": index.metas}
+        (tmp / "newsdesk.json").write_text(json.dumps(saved))
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load(directory: Path, fp: str) -> tuple[Any, list[str]] | None:
+def _load(directory: Path, generation: str) -> LexicalIndex | None:
     import bm25s
 
     try:
         saved = json.loads((directory / "newsdesk.json").read_text())
-    except (OSError, ValueError):
+        if saved.get("generation") != generation:
+            return None
+        return LexicalIndex(saved["ids"], saved["metas"], generation, bm25s.BM25.load(str(directory)))
+    except (OSError, ValueError, KeyError):
         return None
-    if saved.get("fingerprint") != fp:
-        return None
-    return bm25s.BM25.load(str(directory)), saved["ids"]

@@ -119,8 +119,9 @@ class HybridRetriever(BaseRetriever):
     store: Store
     settings: Settings
     filters: Filters = Filters()
-    _lexical: LexicalIndex | None = None
-    _lock: Any = None
+    _lexical: LexicalIndex | None = PrivateAttr(None)
+    _stamp: str = PrivateAttr("")  # the collection's generation (or count, if unstamped) _lexical was loaded at
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # eager: two threads never make two
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return self.search(query, self.filters)
@@ -146,16 +147,16 @@ class HybridRetriever(BaseRetriever):
         return {cid: bonus for cid, m in metas.items() if week.holds(m)}
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, reloaded when the collection changed since it was built."""
-        if self._lock is None:
-            self._lock = threading.Lock()
+        """The BM25 index, reloaded whenever the collection's generation changed (any ingest, by any process)."""
         with self._lock:
-            if self._lexical is None or len(self._lexical.ids) != self.store.count():
-                self._lexical = load_lexical(self.store)
+            stamp = self.store.generation() or f"unstamped, {self.store.count()} chunks"
+            if self._lexical is None or stamp != self._stamp:
+                self._lexical, self._stamp = load_lexical(self.store), stamp
             return self._lexical
 
     def refresh(self) -> None:
-        """Forget the BM25 index (call after ingesting into this store)."""
+        """Forget the BM25 index, so the next search loads it again (not needed after an ingest: it changes the
+        collection's generation, which `lexical` checks)."""
         self._lexical = None
 
     def _fuse(self, query: str, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], k: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from rag.errors import EmbeddingModelMismatchError, IndexNotBuiltError, Settings
 from rag.models import EMBEDDING_DIM, EMBEDDING_MODEL, get_embeddings
 
 PAGE = 2000  # rows per Chroma get/upsert call (the server caps request sizes)
+ID_PAGE = 200  # article ids per lookup
+GENERATION = "generation"  # collection metadata key: a new value each time ingest changes the collection
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Store:
     settings: Settings
     location: str  # the store path or the server URL, for messages
     lexical_dir: Path
+    client: Any = None
     _embeddings: Embeddings | None = None
 
     @property
@@ -52,17 +56,40 @@ class Store:
         for i in range(0, len(ids), PAGE):
             _call(self, self.collection.delete, ids=ids[i:i + PAGE])
 
-    def rows(self, *, documents: bool = False) -> Iterator[tuple[str, dict[str, Any], str]]:
-        """Every (id, metadata, text) in the collection, paged."""
+    def rows(self, *, documents: bool = False, where: dict[str, Any] | None = None
+             ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """Every (id, metadata, text) in the collection (or those matching `where`), paged."""
         include = ["metadatas", "documents"] if documents else ["metadatas"]
         offset = 0
         while True:
-            got = _call(self, self.collection.get, include=include, limit=PAGE, offset=offset)
+            got = _call(self, self.collection.get, where=where, include=include, limit=PAGE, offset=offset)
             texts = got.get("documents") or [""] * len(got["ids"])
             yield from zip(got["ids"], got["metadatas"], texts, strict=True)
             if len(got["ids"]) < PAGE:
                 return
             offset += PAGE
+
+    def rows_of(self, article_ids: list[str]) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """(id, metadata, "") of every chunk of these articles, looked up by article id (no scan)."""
+        for i in range(0, len(article_ids), ID_PAGE):
+            yield from self.rows(where={"article_id": {"$in": article_ids[i:i + ID_PAGE]}})
+
+    def metadata(self) -> dict[str, Any]:
+        """The collection's metadata as stored now (another process may have changed it)."""
+        current = _call(self, self.client.get_collection, self.settings.collection) if self.client else self.collection
+        return dict(current.metadata or {})
+
+    def generation(self) -> str:
+        """A stamp that changes whenever ingest changes the collection ("" while no ingest has stamped it)."""
+        return str(self.metadata().get(GENERATION, ""))
+
+    def stamp(self, **values: str | None) -> str:
+        """Record a change to the collection: a new generation, and `values` in its metadata (None removes one)."""
+        generation = uuid.uuid4().hex
+        meta = {k: v for k, v in self.metadata().items() if not k.startswith("hnsw:")}  # fixed at creation
+        meta.update(values, **{GENERATION: generation})
+        _call(self, self.collection.modify, metadata={k: v for k, v in meta.items() if v is not None})
+        return generation
 
     def get(self, ids: list[str]) -> list[Document]:
         """The chunks with these ids (missing ones left out)."""
@@ -104,7 +131,7 @@ def open_store(settings: Settings, *, embeddings: Embeddings | None = None, rese
     except Exception as e:  # connection errors differ between chromadb versions
         raise StoreUnavailableError(f"cannot open the Chroma store at {location}: {e}") from e
     _check_model(col.metadata or {}, location)
-    return Store(col, settings, location, lexical_dir, embeddings)
+    return Store(col, settings, location, lexical_dir, client, embeddings)
 
 
 def _client(settings: Settings) -> tuple[Any, str, Path]:

@@ -21,6 +21,7 @@ import rag
 from ingest.index import Summary, ingest_paths
 from ingest.load import Article, iter_articles
 from ingest.split import count_tokens, split_article
+from rag.corpus import CORPUS, ArticleInfo, CorpusStats, Tally, corpus_stats, count_tally
 from rag.lexical import load_lexical
 from rag.store import Store, embed_text, open_store
 
@@ -148,6 +149,43 @@ def test_duplicate_article_ids_are_skipped(tmp_path: Path, settings: rag.Setting
     (skip,) = summary.skipped
     assert skip.origin == f"{path}:2" and "same id 'same'" in skip.reason
     assert [d.page_content for d in store.get(["same:0"])] == ["The first version of the story."]
+
+
+def test_ingest_keeps_the_corpus_statistics_in_the_collection(corpus: Path, settings: rag.Settings,
+                                                               write_article: WriteArticle) -> None:
+    """After each kind of run the statistics ingest recorded (read without a scan) match a count of every chunk."""
+    def recorded(store: Store) -> CorpusStats:
+        assert CORPUS in store.metadata()
+        stats = corpus_stats(store)
+        assert stats == count_tally(store).stats()
+        return stats
+
+    _, store = ingest([corpus], settings)
+    first = recorded(store)
+    assert (first.articles, first.outlets) == (3, {"citynews.example": 2, "coastpost.example": 1})
+    write_article(corpus / "storm.md", title="Storm floods the harbour", source="harbourwatch.example",
+                  published="2024-06-30", text="The harbour storm has passed.")
+    _, store = ingest([corpus], settings)
+    changed = recorded(store)
+    assert (changed.chunks, changed.latest, changed.recent[0].source) == (3, "2024-06-30", "harbourwatch.example")
+    (corpus / "bridge.md").unlink()
+    _, store = ingest([corpus], settings, prune=True)
+    assert recorded(store).outlets == {"citynews.example": 1, "harbourwatch.example": 1}
+
+
+def test_the_tally_keeps_the_most_recent_articles_through_removals() -> None:
+    tally = Tally()
+    for day in range(1, 26):
+        tally.add(f"a{day}", ArticleInfo(f"Day {day}", "x.example", f"2024-01-{day:02d}"), 1)
+    assert [a.title for a in tally.stats().recent] == ["Day 25", "Day 24", "Day 23", "Day 22", "Day 21"]
+    for day in range(25, 9, -1):  # the 16 newest go: the tally remembered 20, so 4 are left of the 9 still indexed
+        tally.remove(f"a{day}", ArticleInfo(f"Day {day}", "x.example", f"2024-01-{day:02d}"), 1)
+    assert tally.dumps() is None  # too few left to be sure of the newest five: the next reader counts again
+    tally = Tally()
+    tally.add("old", ArticleInfo("Old", "", "2023-01-01"), 2)
+    tally.add("new", ArticleInfo("New", "", "2024-01-01"), 1)
+    tally.remove("new", ArticleInfo("New", "", "2024-01-01"), 1)
+    assert tally.stats() == CorpusStats(1, 2, {}, "2023-01-01", "2023-01-01", [ArticleInfo("Old", "", "2023-01-01")])
 
 
 # --- chunks -----------------------------------------------------------------------------------

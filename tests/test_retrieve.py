@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from conftest import REPO, make_settings
 from langchain_core.documents import Document
 
 import rag
@@ -146,6 +151,40 @@ def test_retriever_sees_articles_ingested_after_it_was_built(tmp_path: Path) -> 
     (tmp_path / "b.md").write_text("---\ntitle: Owl census published\n---\nThe owl census counted 40 owls.\n")
     ingest_paths([tmp_path / "b.md"], own, progress=False)
     assert titles(retriever.invoke("owl census")) == ["Owl census published", "Owls return to the park"]
+
+
+def test_retriever_notices_a_change_that_keeps_the_chunk_count(tmp_path: Path) -> None:
+    """Another process replaces an article with one of the same size: the lexical index must not stay stale."""
+    own = make_settings(tmp_path)
+    article = tmp_path / "a.md"
+    article.write_text("---\ntitle: Owls return to the park\n---\nBarn owls nest again.\n")
+    ingest_paths([article], own, progress=False)
+    retriever = rag.build_retriever(own)
+    (chunk_id, _), = retriever.lexical().search("owls", 5)
+    article.write_text("---\ntitle: Kestrels return to the park\n---\nKestrels nest again.\n")
+    env = {**os.environ, "NEWSDESK_STORE_DIR": str(own.store_dir), "NEWSDESK_CHUNK_TOKENS": str(own.chunk_tokens),
+           "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "ingest", "--quiet", str(article)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith("0 added, 1 updated"), done.stderr
+    assert open_store(own).count() == 1  # the same number of chunks as before
+    assert retriever.lexical().search("kestrels", 5) and retriever.lexical().search("owls", 5) == []
+    assert titles(retriever.invoke("kestrels")) == ["Kestrels return to the park"]
+    assert chunk_id.endswith(":0")
+
+
+def test_the_retrievers_lock_exists_before_two_threads_ask(settings: rag.Settings) -> None:
+    retriever = rag.build_retriever(settings)
+    assert isinstance(retriever._lock, type(threading.Lock()))  # created with the retriever, not on first use
+    start = threading.Barrier(4)
+
+    def load(_: int) -> object:
+        start.wait()
+        return retriever.lexical()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        indexes = list(pool.map(load, range(4)))
+    assert all(index is indexes[0] for index in indexes)  # loaded once, shared
 
 
 def test_news_query_hides_later_articles_and_favours_the_news_week() -> None:

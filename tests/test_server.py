@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from langchain_core.language_models import FakeListChatModel
 
 import rag
 from ingest.index import ingest_paths
+from rag.corpus import corpus_stats
 from rag.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +75,24 @@ def test_ingest_and_answer_through_a_chroma_server(server: ChromaServer, tmp_pat
     out = rag.build_chain(settings, llm=llm).invoke({"question": "How did Peskov describe the United States?"})
     assert out["answer"] == ANSWER
     assert "unfriendly country" in out["sources"][0].page_content
+
+
+def test_a_change_through_the_server_reaches_a_running_retriever(server: ChromaServer, tmp_path: Path) -> None:
+    """The generation stamp lives in the server's collection: a retriever elsewhere reloads its lexical index when
+    an article is replaced by one of the same size, and the corpus statistics come from the server too."""
+    settings = rag.Settings(chroma_url=server.url, data_dir=tmp_path / "data", collection="stamped")
+    record = tmp_path / "owls.json"
+    record.write_text(json.dumps({"id": "owls", "title": "Owls return", "source": "park.example", "text": "Barn owls "
+                                  "nest again."}))
+    ingest_paths([record], settings, progress=False)
+    reader = rag.build_retriever(settings.model_copy(update={"data_dir": tmp_path / "elsewhere"}))
+    assert [cid for cid, _ in reader.lexical().search("owls", 5)] == ["owls:0"]
+    record.write_text(json.dumps({"id": "owls", "title": "Kestrels return", "source": "moor.example", "text":
+                                  "Kestrels nest again."}))
+    assert ingest_paths([record], settings, progress=False).updated == 1
+    assert [cid for cid, _ in reader.lexical().search("kestrels", 5)] == ["owls:0"]
+    stats = corpus_stats(reader.store)
+    assert (stats.articles, stats.chunks, stats.outlets) == (1, 1, {"moor.example": 1})
 
 
 def test_outage_is_a_clear_error_and_recovers(server: ChromaServer, tmp_path: Path) -> None:

@@ -54,13 +54,19 @@ def highlight(text: str, spans: list[list[int]]) -> str:
     return "".join(out) + esc(text[pos:])
 
 
-def format_reply(answer: str, sources: list[Any], standalone: str | None, question: str) -> str:
-    parts = [esc(answer)]
+def format_sources(sources: list[Any], standalone: str | None, question: str) -> str:
+    """The sources message: the question as searched (when it was rewritten) and the numbered sources."""
+    parts = []
     if standalone and standalone.strip() != question.strip():
         parts.append(f"<p><em>Searched for: {esc(standalone)}</em></p>")
-    if sources:
-        parts.append("<p><strong>Sources</strong></p>" + "".join(format_source(d) for d in sources))
-    return "\n\n".join(parts)
+    return "\n\n".join(parts + ["".join(format_source(d) for d in sources)])
+
+
+def format_passage_list(passages: list[Any]) -> str:
+    """The passages being read, one line each: title — outlet, date."""
+    items = "".join(f"<li>{esc(d.metadata.get('title') or 'Untitled')} — {esc(d.metadata.get('source') or 'unknown')}"
+                    f", {esc(d.metadata.get('published') or 'undated')}</li>" for d in passages)
+    return f"<ul>{items}</ul>"
 
 
 def format_corpus(stats: CorpusStats) -> str:
@@ -89,39 +95,66 @@ def format_summary(summary: Summary, uploads: str) -> str:
     return "\n".join(lines)
 
 
-def _plain(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chat history for the question rewriter: each reply without its sources block."""
-    def text(c: Any) -> str:
-        c = " ".join(p.get("text", "") for p in c if isinstance(p, dict)) if isinstance(c, list) else str(c)
-        return html.unescape(c.split("\n\n<p>", 1)[0])
-    return [{"role": h.get("role", "user"), "content": text(h.get("content", ""))} for h in history]
+def chat_message(content: str, **metadata: Any) -> Any:
+    """One assistant message; metadata marks it as no part of the conversation (a "title" shows it as a panel)."""
+    import gradio as gr
+
+    return gr.ChatMessage(content=content, metadata=metadata)  # type: ignore[arg-type]
+
+
+def conversation(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The chat so far as the chain takes it: questions and plain answers. Messages with metadata (what was read,
+    the sources, warnings) are left out; an answer is kept as text, not as the HTML it was shown as."""
+    from langchain_core.messages import convert_to_messages
+
+    said = convert_to_messages([{"role": m["role"], "content": m["content"]} for m in history if not m.get("metadata")])
+    return [(m.type, html.unescape(m.text)) for m in said]
+
+
+def reply(out: dict[str, Any], question: str) -> list[Any]:
+    """The finished reply: the answer, then its sources in a panel of their own."""
+    sources = out.get("sources") or []
+    answer = [chat_message(esc(out["answer"]))]
+    if not sources:
+        return answer
+    return answer + [chat_message(format_sources(sources, out.get("standalone"), out.get("question", question)),
+                             title=f"Sources ({len(sources)})", id="sources")]
 
 
 def make_respond(chain: Any) -> Any:
     def respond(message: str, history: list[dict[str, Any]], outlets: list[str] | None = None,
-                after: str | None = "", before: str | None = "") -> Iterator[str]:
+                after: str | None = "", before: str | None = "") -> Iterator[list[Any]]:
         try:
             Filters.of(outlets or None, after or None, before or None)
         except ValueError as e:
-            yield f"⚠️ Date filter: {esc(e)}"
+            yield [chat_message(f"⚠️ Date filter: {esc(e)}", id="notice")]
             return
-        request = {"question": message, "chat_history": _plain(history or []), "source": outlets or None,
+        request = {"question": message, "chat_history": conversation(history or []), "source": outlets or None,
                    "published_after": after or None, "published_before": before or None}
         out: dict[str, Any] = {"answer": "", "sources": []}
         try:
             for chunk in chain.stream(request):
                 out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
+                if chunk.get("passages") and not out["answer"]:
+                    yield [reading(chunk["passages"])]
                 if chunk.get("answer"):
-                    yield esc(out["answer"])
+                    yield [chat_message(esc(out["answer"]))]
         except BadQuestionError as e:
-            yield esc(e)
+            yield [chat_message(esc(e), id="notice")]
             return
         except NewsdeskError as e:
-            yield f"⚠️ {esc(e)}"
+            yield [chat_message(f"⚠️ {esc(e)}", id="notice")]
             return
-        yield format_reply(out["answer"], out["sources"], out.get("standalone"), out.get("question", message))
+        yield reply(out, message)
 
     return respond
+
+
+def reading(passages: list[Any]) -> Any:
+    """What the chat shows while the answer is being written: the passages offered to the LLM."""
+    n = len(passages)
+    return chat_message(format_passage_list(passages), title=f"Reading {n} {_plural(n, 'passage')}…", status="pending",
+                   id="reading")
 
 
 def make_refresh(retriever: HybridRetriever) -> Any:
@@ -181,7 +214,8 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
                     additional_inputs=[outlets, after, before],
                     description="Ask about the news in your articles; every claim cites its passage.",
                     examples=[[e] for e in EXAMPLES], cache_examples=False,
-                    chatbot=gr.Chatbot(height=520, sanitize_html=True, render_markdown=True, allow_tags=False),
+                    chatbot=gr.Chatbot(height=520, sanitize_html=True, render_markdown=True, allow_tags=False,
+                                       elem_id="chat"),
                 )
         demo.load(make_refresh(retriever), outputs=[corpus, outlets], api_visibility="private")
         files.upload(make_upload(settings, retriever), inputs=files, outputs=[status, corpus, outlets],

@@ -1,14 +1,17 @@
-"""Questions and chat history as callers give them: validated and flattened to text."""
+"""Questions and chat history as callers give them: validated, and the history written out for the rewriter."""
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Any
 
+from langchain_core.messages import convert_to_messages, get_buffer_string
+
 from rag.errors import BadQuestionError
 
 MAX_QUESTION_CHARS = 2000
 HISTORY_TURNS = 6
+TURN_CHARS = 600
 
 
 def validate_question(question: Any) -> str:
@@ -26,24 +29,14 @@ def validate_question(question: Any) -> str:
 
 
 def history_text(history: list[Any]) -> str:
-    """The last turns as `User: ...` / `Assistant: ...` lines; accepts messages, (role, text) pairs or dicts."""
-    lines = []
-    for turn in history[-HISTORY_TURNS:]:
-        role, content = _role_content(turn)
-        if content:
-            lines.append(f"{'User' if role in ('user', 'human') else 'Assistant'}: {content}")
-    return "\n".join(lines)
+    """The last turns as `User: ...` / `Assistant: ...` lines, each on one line of at most 600 characters.
 
-
-def _role_content(turn: Any) -> tuple[str, str]:
-    if isinstance(turn, dict):
-        return str(turn.get("role", "user")), _flat(turn.get("content", ""))
-    if isinstance(turn, tuple | list) and len(turn) == 2:
-        return str(turn[0]), _flat(turn[1])
-    return str(getattr(turn, "type", "user")), _flat(getattr(turn, "content", ""))
-
-
-def _flat(content: Any) -> str:
-    if isinstance(content, list):
-        content = " ".join(c.get("text", "") if isinstance(c, dict) else str(c) for c in content)
-    return " ".join(str(content).split())[:600]
+    Accepts whatever langchain_core.messages converts: messages, (role, text) pairs, {"role", "content"} dicts."""
+    try:
+        messages = convert_to_messages(history[-HISTORY_TURNS:])
+    except (ValueError, TypeError, NotImplementedError) as e:
+        reason = (str(e).splitlines() or [""])[0]
+        raise BadQuestionError(f"Expected chat_history as messages, (role, text) pairs or {{role, content}} dicts. "
+                               f"Got {reason}") from e
+    turns = [m.model_copy(update={"content": " ".join(m.text.split())[:TURN_CHARS]}) for m in messages]
+    return get_buffer_string([m for m in turns if m.content], human_prefix="User", ai_prefix="Assistant")

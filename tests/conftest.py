@@ -6,10 +6,17 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before anything imports huggingface_hub: the model is packaged
 
-from collections.abc import Callable  # noqa: E402
+import re  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from langchain_core.language_models import BaseChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage  # noqa: E402
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult  # noqa: E402
 
 import rag  # noqa: E402
 
@@ -69,3 +76,37 @@ def write_article() -> WriteArticle:
         return path
 
     return write
+
+
+class SlowChatModel(BaseChatModel):
+    """A fake LLM that takes time, like the real one: it waits `first` seconds, then writes `reply(question)` word
+    by word, `pause` seconds a word. Each call is logged as (question, start, end), monotonic seconds, so a test can
+    see whether calls overlapped."""
+
+    reply: Callable[[str], str]
+    first: float = 0.0
+    pause: float = 0.0
+    calls: list[tuple[str, float, float]] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "slow-fake"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        text = "".join(str(c.message.content) for c in self._stream(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        question = str(messages[-1].content).rsplit("Question: ", 1)[-1].strip()
+        started = time.monotonic()
+        time.sleep(self.first)
+        for word in re.findall(r"\S+\s*", self.reply(question)):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+            time.sleep(self.pause)
+        with _CALLS:
+            self.calls.append((question, started, time.monotonic()))
+
+
+_CALLS = threading.Lock()

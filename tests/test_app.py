@@ -1,29 +1,29 @@
-"""The web app's own parts: safe uploads, corpus statistics, escaping, access control, and the served app under
-load, with bad input and filters, through gradio_client. Real store and embedder; only the LLM is fake."""
+"""The web app's own parts: corpus panel, escaping, the messages of a reply, access control, and the served app
+under load, with bad input and filters, through gradio_client. Real store and embedder; only the LLM is fake."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import REPO, make_settings
+from conftest import REPO, SlowChatModel, make_settings
 from langchain_core.documents import Document
-from langchain_core.language_models import FakeListChatModel
+from langchain_core.language_models import BaseChatModel, FakeListChatModel
+from test_chain import Prompts
 
 import app
 import rag
 from ingest.index import ingest_paths
-from ingest.upload import Upload, save_uploads
-from rag import prompts
-from rag.corpus import corpus_stats
+from rag.corpus import ArticleInfo, Tally, corpus_stats
 from rag.store import open_store
 
 QUESTION = "When did the Harbour Bridge reopen?"
@@ -39,11 +39,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(settings: rag.Settings, *answers: str) -> Iterator[str]:
-    """The real app over `settings`' store, in this process, with a fake LLM giving `answers` in turn."""
+def serving(settings: rag.Settings, *answers: str, llm: BaseChatModel | None = None) -> Iterator[str]:
+    """The real app over `settings`' store, in this process, with a fake LLM: `llm`, or one giving `answers` in
+    turn."""
     retriever = rag.build_retriever(settings)
-    chain = rag.build_chain(settings, llm=FakeListChatModel(responses=list(answers)), retriever=retriever)
-    demo = app.build_app(settings, chain, retriever=retriever)
+    chain = rag.build_chain(settings, llm=llm or FakeListChatModel(responses=list(answers)), retriever=retriever)
+    with served(app.build_app(settings, chain, retriever=retriever), settings) as url:
+        yield url
+
+
+@contextmanager
+def served(demo: Any, settings: rag.Settings) -> Iterator[str]:
     port = free_port()
     app.launch(demo, settings.model_copy(update={"port": port}))
     try:
@@ -80,67 +86,24 @@ def bridge_url(bridge_settings: rag.Settings) -> Iterator[str]:
         yield url
 
 
-def ask(url: str, question: str, outlets: list[str] | None = None, after: str = "", before: str = "") -> str:
+Reply = list[dict[str, Any]]  # the chat's messages for one question: {"content", "metadata", ...}
+
+
+def ask(url: str, question: str, outlets: list[str] | None = None, after: str = "", before: str = "") -> Reply:
     from gradio_client import Client
 
-    return str(Client(url, verbose=False).predict(question, outlets or [], after, before, api_name="/respond"))
+    return list(Client(url, verbose=False).predict(question, outlets or [], after, before, api_name="/respond"))
 
 
-# --- uploads ---------------------------------------------------------------------------------------------------
+def answer_of(reply: Reply) -> str:
+    """The reply's one conversation message: the answer (or a notice), as shown."""
+    (said,) = [m["content"] for m in reply if not m["metadata"] or m["metadata"].get("id") == "notice"]
+    return str(said)
 
 
-@pytest.mark.parametrize(("client_name", "saved_as"), [
-    ("../../etc/x.txt", "x.txt"), ("/etc/cron.d/job.md", "job.md"), ("..\\..\\windows\\win.HTML", "win.html"),
-    ("a\x00b.txt", "ab.txt"), ("sub/dir/n.json", "n.json"), (".hidden.jsonl", "hidden.jsonl"),
-    ("<script>.rss", "_script_.rss"),
-])
-def test_uploads_are_saved_under_a_safe_basename_only(settings: rag.Settings, tmp_path: Path, client_name: str,
-                                                      saved_as: str) -> None:
-    source = tmp_path / "incoming"
-    source.write_text("Title\nBody text.\n")
-    saved, skips = save_uploads([Upload(client_name, source)], settings)
-    uploads = (settings.data_dir / "uploads").resolve()
-    assert skips == []
-    assert [p.resolve() for p in saved] == [uploads / saved_as]
-    assert saved[0].read_text() == "Title\nBody text.\n"
-    assert sorted(p.name for p in uploads.iterdir()) == [saved_as]  # no temp file left, nothing elsewhere
-
-
-def test_refused_uploads_say_why(settings: rag.Settings, tmp_path: Path) -> None:
-    settings = settings.model_copy(update={"max_upload_mb": 0.001})  # 1,048 bytes
-    small, big = tmp_path / "small.txt", tmp_path / "big.txt"
-    small.write_text("Title\nBody.\n")
-    big.write_text("x" * 2000)
-    files = [Upload("evil.exe", small), Upload("../..", small), Upload("/", small), Upload("big.txt", big),
-             Upload("a.txt", small), Upload("dir/a.txt", small), Upload("gone.txt", tmp_path / "missing")]
-    saved, skips = save_uploads(files, settings)
-    assert [p.name for p in saved] == ["a.txt"]
-    reasons = [s.reason for s in skips]
-    assert "unsupported file type; upload one of .txt, .md" in reasons[0]
-    assert "no usable file name" in reasons[1] and "no usable file name" in reasons[2]
-    assert "larger than 0.001 MB (NEWSDESK_MAX_UPLOAD_MB)" in reasons[3]
-    assert "also named 'a.txt'; rename one" in reasons[4]
-    assert "did not arrive" in reasons[5]
-    assert sorted(p.name for p in (settings.data_dir / "uploads").iterdir()) == ["a.txt"]
-
-
-def test_uploaded_article_is_answerable_at_once(settings: rag.Settings, tmp_path: Path) -> None:
-    from gradio_client import Client, handle_file
-
-    article = write_bridge_corpus(tmp_path / "in") / "alpha.md"
-    bad, empty = tmp_path / "in" / "notes.exe", tmp_path / "in" / "empty.txt"
-    bad.write_text("nope")
-    empty.write_text("")
-    with serving(settings, ANSWER) as url:
-        assert ask(url, QUESTION) == app.esc(prompts.NO_ARTICLES)
-        status, panel, _ = Client(url, verbose=False).predict([handle_file(str(p)) for p in (article, bad, empty)],
-                                                               api_name="/upload")
-        reply = ask(url, QUESTION)
-    assert status.startswith("Added 1, updated 0, unchanged 0, skipped 2.")
-    assert "notes.exe&#39;: unsupported file type" in status and "- skipped empty.txt: empty file" in status
-    assert str(settings.data_dir) not in status and "uploads" not in status
-    assert "<strong>1</strong> article," in panel and "alpha.example (1)" in panel
-    assert "Sources" in reply and ALPHA in reply
+def sources_of(reply: Reply) -> str:
+    """The reply's sources panel ("" when it has none)."""
+    return "".join(m["content"] for m in reply if (m["metadata"] or {}).get("id") == "sources")
 
 
 # --- corpus panel and rendering -----------------------------------------------------------------------------------
@@ -162,15 +125,17 @@ def test_corpus_stats_of_an_empty_store(settings: rag.Settings) -> None:
 
 
 def test_corpus_panel_lists_undated_articles_too() -> None:
-    from rag.corpus import ArticleInfo, _summarise
-
-    stats = _summarise([ArticleInfo("Undated", "", ""), ArticleInfo("Dated", "x.example", "2025-01-02")], 3)
+    tally = Tally()
+    tally.add("u", ArticleInfo("Undated", "", ""), 2)
+    tally.add("d", ArticleInfo("Dated", "x.example", "2025-01-02"), 1)
+    stats = tally.stats()
     assert [a.title for a in stats.recent] == ["Dated", "Undated"]
     panel = app.format_corpus(stats)
     assert "<strong>2</strong> articles, 3 passages; published 2025-01-02 to 2025-01-02" in panel
     assert "<li>Undated — unknown, undated</li>" in panel
-    alone = app.format_corpus(_summarise([ArticleInfo("Seed", "", "")], 1))
-    assert "<strong>1</strong> article, 1 passage; no publication dates" in alone
+    alone = Tally()
+    alone.add("s", ArticleInfo("Seed", "", ""), 1)
+    assert "<strong>1</strong> article, 1 passage; no publication dates" in app.format_corpus(alone.stats())
 
 
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">[x](javascript:alert(1))'
@@ -181,20 +146,38 @@ def test_sources_are_escaped_and_only_http_links_are_clickable() -> None:
         "title": EVIL, "source": EVIL, "published": "2025-01-01", "url": "javascript:window.__pwned=1", "n": 1,
         "support_spans": [[0, 11]]})
     good = Document(page_content="x", metadata={"title": "T", "url": "https://example.org/a?b=1&c=2", "n": 2})
-    out = app.format_reply(f"Answer {EVIL} [1].", [evil, good], "standalone <b>", "typed")
-    assert "<script" not in out and "<img" not in out and "](" not in out  # no tag, no Markdown link
+    answer, sources = app.reply({"answer": f"Answer {EVIL} [1].", "sources": [evil, good],
+                                 "standalone": "standalone <b>"}, "typed")
+    for out in (answer.content, sources.content, app.format_passage_list([evil])):
+        assert "<script" not in out and "<img" not in out and "](" not in out  # no tag, no Markdown link
+    assert "&#60;script&#62;window.&#95;&#95;pwned=1" in answer.content  # shown as text
+    out = sources.content
     assert out.count("<a ") == out.count("href=") == 1 and 'href="https://example.org/a?b=1&amp;c=2"' in out
-    assert "&#60;script&#62;window.&#95;&#95;pwned=1" in out  # shown as text
     assert "<mark>Quiet text.</mark>" in out and "Searched for: standalone &#60;b&#62;" in out
 
 
-def test_history_for_the_rewriter_drops_the_sources_block() -> None:
-    reply = app.format_reply("Peskov said talks are possible [1].", [Document(page_content="p", metadata={"n": 1})],
-                             None, "q")
-    history = [{"role": "user", "content": "Who is Peskov?"},
-               {"role": "assistant", "content": [{"type": "text", "text": reply}]}]
-    assert app._plain(history) == [{"role": "user", "content": "Who is Peskov?"},
-                                   {"role": "assistant", "content": "Peskov said talks are possible [1]."}]
+def test_a_reply_is_the_plain_answer_then_its_sources_in_a_panel_of_their_own() -> None:
+    source = Document(page_content="Talks are possible, Peskov said.", metadata={"n": 1, "title": "Talks"})
+    answer, sources = app.reply({"answer": "Peskov said talks are possible [1].", "sources": [source],
+                                 "standalone": "q"}, "q")
+    assert (answer.content, answer.metadata) == ("Peskov said talks are possible &#91;1&#93;.", {})
+    assert sources.metadata == {"title": "Sources (1)", "id": "sources"} and "<details>" in sources.content
+    (refusal,) = app.reply({"answer": "The articles don't say.", "sources": []}, "q")
+    assert refusal.content == "The articles don&#39;t say."
+
+
+def test_the_conversation_holds_questions_and_plain_answers_only() -> None:
+    """What the rewriter gets from a chat as Gradio keeps it: no reading list, sources or warnings."""
+    history = [{"role": "user", "metadata": None, "content": [{"type": "text", "text": "Who is Peskov?"}]},
+               {"role": "assistant", "metadata": {"title": "Reading 2 passages…", "id": "reading"},
+                "content": [{"type": "text", "text": "<ul><li>Talks</li></ul>"}]},
+               {"role": "assistant", "metadata": {}, "content": [{"type": "text", "text": "He speaks &#91;1&#93;."}]},
+               {"role": "assistant", "metadata": {"title": "Sources (1)", "id": "sources"},
+                "content": [{"type": "text", "text": "<details>…</details>"}]},
+               {"role": "user", "metadata": None, "content": "And then?"},
+               {"role": "assistant", "metadata": {"id": "notice"}, "content": "⚠️ cannot reach"}]
+    assert app.conversation(history) == [("human", "Who is Peskov?"), ("ai", "He speaks [1]."),
+                                         ("human", "And then?")]
 
 
 def test_corpus_panel_is_escaped() -> None:
@@ -251,13 +234,56 @@ def test_a_port_in_use_is_a_clear_error(bridge_settings: rag.Settings) -> None:
 # --- the served app -----------------------------------------------------------------------------------------------
 
 
-def test_twenty_concurrent_chats_all_complete(bridge_url: str) -> None:
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        replies = list(pool.map(lambda i: ask(bridge_url, f"{QUESTION} ({i})"), range(20)))
-    assert len(replies) == 20
-    assert all(r.startswith("The Harbour Bridge reopened") and "Sources" in r for r in replies), replies
-    assert time.perf_counter() - started < 120
+def chat_answer(question: str) -> str:
+    """What the slow fake LLM answers: the bridge fact, naming the chat that asked (`... (chat 7)`)."""
+    chat = question.rsplit("(", 1)[-1].rstrip(")")
+    return f"In {chat}, the Harbour Bridge reopened to traffic on Monday after six weeks of repairs [1]."
+
+
+def test_twenty_concurrent_chats_each_get_their_own_answer_one_llm_call_at_a_time(
+        bridge_settings: rag.Settings) -> None:
+    """20 chats at once against an LLM that takes ~0.3 s a call: every chat gets the answer to its own question,
+    and the calls, which the chain's lock serialises, never overlap."""
+    llm = SlowChatModel(reply=chat_answer, first=0.2, pause=0.005)
+    questions = [f"{QUESTION} (chat {i})" for i in range(20)]
+    with serving(bridge_settings, llm=llm) as url, ThreadPoolExecutor(max_workers=20) as pool:
+        replies = list(pool.map(lambda q: ask(url, q), questions))
+    for question, reply in zip(questions, replies, strict=True):
+        assert answer_of(reply) == app.esc(chat_answer(question)), reply
+        assert "Harbour bridge reopens after repairs" in sources_of(reply)
+    calls = sorted(llm.calls, key=lambda c: c[1])
+    assert sorted(q for q, _, _ in calls) == sorted(questions)  # one answer call per chat, no rewrite
+    assert all(later[1] >= earlier[2] for earlier, later in zip(calls, calls[1:], strict=False)), calls
+
+
+def test_the_passages_being_read_show_before_the_answer(bridge_settings: rag.Settings) -> None:
+    """While the LLM works, the chat lists the passages it reads (title, outlet, date); the answer replaces that."""
+    from gradio_client import Client
+
+    llm = SlowChatModel(reply=chat_answer, first=1.0)
+    with serving(bridge_settings, llm=llm) as url:
+        shown = list(Client(url, verbose=False).submit(f"{QUESTION} (chat 1)", [], "", "", api_name="/respond"))
+    (reading,) = shown[0]
+    assert reading["metadata"] == {"title": "Reading 2 passages…", "status": "pending", "id": "reading"}
+    assert sorted(re.findall(r"<li>(.*?)</li>", reading["content"])) == [
+        f"{BETA} — beta.example, 2025-03-05", f"{ALPHA} — alpha.example, 2025-03-01"]
+    assert all(m["metadata"].get("id") != "reading" for m in shown[-1])
+    assert answer_of(shown[-1]) == app.esc(chat_answer("(chat 1)"))
+
+
+def test_the_answer_is_kept_as_the_conversation_for_a_follow_up(bridge_settings: rag.Settings) -> None:
+    """A second question in the same chat is rewritten from the plain answer, not from the sources panel."""
+    from gradio_client import Client
+
+    record = Prompts()
+    llm = FakeListChatModel(responses=[ANSWER, "When did the Harbour Bridge close?", ANSWER], callbacks=[record])
+    with serving(bridge_settings, llm=llm) as url:
+        client = Client(url, verbose=False)
+        client.predict(QUESTION, [], "", "", api_name="/respond")
+        client.predict("And when did it close?", [], "", "", api_name="/respond")
+    rewrite = str(record.calls[1][-1].content)
+    assert f"User: {QUESTION}\nAssistant: {ANSWER}\n" in rewrite
+    assert "Sources" not in rewrite and "<" not in rewrite and "Reading" not in rewrite
 
 
 @pytest.mark.parametrize(("question", "message"), [
@@ -265,13 +291,13 @@ def test_twenty_concurrent_chats_all_complete(bridge_url: str) -> None:
     ("x" * 20_000, "That question is 20,000 characters long; please keep it under 2,000."),
 ])
 def test_bad_questions_get_clear_messages(bridge_url: str, question: str, message: str) -> None:
-    reply = ask(bridge_url, question)
-    assert message in reply and "Traceback" not in reply
+    (reply,) = ask(bridge_url, question)
+    assert reply["metadata"] == {"id": "notice"} and reply["content"].startswith(app.esc(message))
 
 
 def test_control_characters_inside_a_question_are_ignored(bridge_url: str) -> None:
     reply = ask(bridge_url, "When did the\x00 Harbour\x1b Bridge reopen?")
-    assert "Sources" in reply
+    assert answer_of(reply) == app.esc(ANSWER) and ALPHA in sources_of(reply)
 
 
 @pytest.mark.parametrize(("outlets", "after", "before", "shown", "hidden"), [
@@ -281,12 +307,13 @@ def test_control_characters_inside_a_question_are_ignored(bridge_url: str) -> No
 def test_filters_choose_the_sources(bridge_url: str, outlets: list[str], after: str, before: str, shown: str,
                                     hidden: str) -> None:
     reply = ask(bridge_url, QUESTION, outlets, after, before)
-    assert shown in reply and hidden not in reply
+    assert answer_of(reply) == app.esc(ANSWER)
+    assert shown in sources_of(reply) and hidden not in sources_of(reply)
 
 
 def test_a_bad_date_is_a_clear_message(bridge_url: str) -> None:
     reply = ask(bridge_url, QUESTION, [], "2025-13-45")
-    assert reply == "⚠️ Date filter: Expected a date like 2025-01-31. Got &#39;2025-13-45&#39;"
+    assert answer_of(reply) == "⚠️ Date filter: Expected a date like 2025-01-31. Got &#39;2025-13-45&#39;"
 
 
 def test_chroma_outage_is_a_clear_message_and_recovers(tmp_path: Path) -> None:
@@ -298,11 +325,12 @@ def test_chroma_outage_is_a_clear_message_and_recovers(tmp_path: Path) -> None:
         settings = make_settings(tmp_path).model_copy(update={"chroma_url": server.url})
         ingest_paths([write_bridge_corpus(tmp_path / "in")], settings, progress=False)
         with serving(settings, ANSWER) as url:
-            assert "Sources" in ask(url, QUESTION)
+            before = answer_of(ask(url, QUESTION))
             server.stop()
-            down = ask(url, QUESTION)
+            down = answer_of(ask(url, QUESTION))
             server.start()
-            assert "Sources" in ask(url, QUESTION)
+            after = answer_of(ask(url, QUESTION))
     finally:
         server.stop()
+    assert before == after == app.esc(ANSWER)
     assert down.startswith("⚠️ cannot reach the Chroma server at http://127.0.0.1:") and "Traceback" not in down

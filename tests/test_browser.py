@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from conftest import SlowChatModel, make_settings
 from test_app import ALPHA, ANSWER, BETA, QUESTION, serving, write_bridge_corpus
 
 from ingest.index import ingest_paths
@@ -104,15 +104,15 @@ def open_chat(page, url: str) -> None:
 
 
 def ask(page, question: str) -> str:
-    """Type a question, wait for the sources, open them, return the last reply's text."""
+    """Type a question, wait for the sources, open them, return the chat's text."""
     box = page.locator("textarea").first
     box.fill(question)
     box.press("Enter")
-    bot = page.locator(".bot, [data-testid='bot']").last
-    bot.locator("details").first.wait_for(timeout=60_000)
-    for summary in bot.locator("summary").all():
+    chat = page.locator("#chat")
+    chat.locator("details").first.wait_for(timeout=60_000)
+    for summary in chat.locator("details summary").all():
         summary.click()
-    return bot.inner_text()
+    return chat.inner_text()
 
 
 def choose_outlet(page, outlet: str) -> None:
@@ -122,12 +122,36 @@ def choose_outlet(page, outlet: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def bridge(tmp_path_factory: pytest.TempPathFactory):
+def bridge_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("bridge-browser")
     settings = make_settings(root)
     ingest_paths([write_bridge_corpus(root / "corpus")], settings, progress=False)
-    with serving(settings, ANSWER) as url:
+    return settings
+
+
+@pytest.fixture(scope="module")
+def bridge(bridge_settings: Settings):
+    with serving(bridge_settings, ANSWER) as url:
         yield url
+
+
+def test_the_passages_being_read_show_before_the_answer(bridge_settings: Settings, page) -> None:
+    """The LLM takes 3 s to start: meanwhile the chat lists the passages it reads; then the answer replaces them."""
+    llm = SlowChatModel(reply=lambda question: ANSWER, first=3.0)
+    with serving(bridge_settings, llm=llm) as url:
+        open_chat(page, url)
+        box = page.locator("textarea").first
+        box.fill(QUESTION)
+        box.press("Enter")
+        chat = page.locator("#chat")
+        chat.get_by_text("Reading 2 passages…").wait_for(timeout=10_000)
+        reading = chat.inner_text()
+        chat.locator("details").first.wait_for(timeout=30_000)
+        answered = chat.inner_text()
+    assert f"{ALPHA} — alpha.example, 2025-03-01" in reading and f"{BETA} — beta.example, 2025-03-05" in reading
+    assert "reopened to traffic on Monday" not in reading  # the answer is not there yet
+    assert "The Harbour Bridge reopened to traffic on Monday after six weeks of repairs [1]." in answered
+    assert "Reading 2 passages" not in answered and "Sources (1)" in answered
 
 
 @pytest.mark.parametrize(("outlet", "shown", "hidden"), [("alpha.example", ALPHA, BETA), ("beta.example", BETA, ALPHA)])

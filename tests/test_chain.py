@@ -189,7 +189,9 @@ def test_stream_yields_the_same_answer_as_invoke(seed_settings: rag.Settings, pr
     invoked_chain, _, _ = chain_with(seed_settings, answer)
     invoked = invoked_chain.invoke({"question": QUESTION})
 
-    assert chunks[0] == {"question": QUESTION, "standalone": QUESTION}
+    assert set(chunks[0]) == {"question", "standalone", "passages"}  # the passages come before any answer
+    assert (chunks[0]["question"], chunks[0]["standalone"]) == (QUESTION, QUESTION)
+    assert [d.id for d in chunks[0]["passages"]] == [d.id for d in invoked["passages"]]
     pieces = [c["answer"] for c in chunks if "answer" in c]
     first = invoked["answer"].split(" [1]. ")[0]
     assert pieces[0] == "Peskov said it is almost impossible"  # shown before the first sentence is complete
@@ -219,6 +221,23 @@ def test_chat_history_triggers_a_standalone_rewrite(seed_settings: rag.Settings)
     assert "User: What did the Kremlin spokesman say about talks with the US?" in str(rewrite[1].content)
     assert "Assistant: Moscow is still prepared" in str(rewrite[1].content)
     assert str(answer[-1].content).endswith(f"Question: {standalone}")
+
+
+def test_history_is_written_out_for_the_rewriter_from_any_message_form() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from rag.history import history_text
+
+    history = [("human", "Who is  Peskov?"), {"role": "assistant", "content": [{"type": "text", "text": "The "
+               "Kremlin\nspokesman [1]."}]}, HumanMessage("And Lavrov?"), {"role": "user", "content": ""},
+               AIMessage("x" * 900)]
+    lines = history_text(history).split("\n")
+    assert lines[:3] == ["User: Who is Peskov?", "Assistant: The Kremlin spokesman [1].", "User: And Lavrov?"]
+    assert lines[3] == "Assistant: " + "x" * 600  # each turn at most 600 characters; empty turns left out
+    assert history_text([(f"{'user' if i % 2 == 0 else 'ai'}", f"turn {i}") for i in range(10)]).startswith(
+        "User: turn 4\n")  # the last 6 turns
+    with pytest.raises(rag.BadQuestionError, match="Expected chat_history as messages.* Got Unexpected message type"):
+        history_text([{"role": "bot", "content": "hi"}])
 
 
 def test_without_history_the_question_is_not_rewritten(seed_settings: rag.Settings) -> None:

@@ -243,7 +243,12 @@ def launch(app: Any, settings: Settings, *, auth: tuple[str, str] | None = None)
                       prevent_thread_lock=True, quiet=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, *, prog: str = "python app.py") -> None:
+    """Serve the chat where NEWSDESK_HOST and NEWSDESK_PORT say, until interrupted."""
+    import argparse
+
+    argparse.ArgumentParser(prog=prog, description="Serve the Newsdesk web chat (settings: NEWSDESK_* variables, "
+                            "see README).").parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:

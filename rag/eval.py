@@ -256,9 +256,9 @@ def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m rag.eval") -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    p = argparse.ArgumentParser(prog="python -m rag.eval", description="Measure Newsdesk on your own questions.")
+    p = argparse.ArgumentParser(prog=prog, description="Measure Newsdesk on your own questions.")
     p.add_argument("what", choices=list(RUNNERS))
     p.add_argument("--articles", type=Path, nargs="+", required=True, help="articles (any format ingest reads)")
     p.add_argument("--questions", type=Path, required=True, help="questions.jsonl (realtimeqa or seed format)")

@@ -117,8 +117,8 @@ def reply(out: dict[str, Any], question: str) -> list[Any]:
     answer = [chat_message(esc(out["answer"]))]
     if not sources:
         return answer
-    return answer + [chat_message(format_sources(sources, out.get("standalone"), out.get("question", question)),
-                             title=f"Sources ({len(sources)})", id="sources")]
+    shown = format_sources(sources, out.get("standalone"), out.get("question", question))
+    return answer + [chat_message(shown, title=f"Sources ({len(sources)})", id="sources")]
 
 
 def make_respond(chain: Any) -> Any:
@@ -153,8 +153,8 @@ def make_respond(chain: Any) -> Any:
 def reading(passages: list[Any]) -> Any:
     """What the chat shows while the answer is being written: the passages offered to the LLM."""
     n = len(passages)
-    return chat_message(format_passage_list(passages), title=f"Reading {n} {_plural(n, 'passage')}…", status="pending",
-                   id="reading")
+    return chat_message(format_passage_list(passages), title=f"Reading {n} {_plural(n, 'passage')}…",
+                        status="pending", id="reading")
 
 
 def make_refresh(retriever: HybridRetriever) -> Any:

@@ -9,6 +9,7 @@ import pytest
 
 from ingest.index import ingest_paths
 from rag import Settings, build_chain
+from rag.store import open_store
 
 pytestmark = pytest.mark.slow
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -29,11 +30,16 @@ def _lines(name: str) -> list[pytest.param]:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory):
+def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp = tmp_path_factory.mktemp("e2e")
     settings = Settings(store_dir=tmp / "chroma", data_dir=ROOT / "data")
     ingest_paths([ROOT / "corpus"], settings, progress=False)
-    return build_chain(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def chain(e2e_settings: Settings):
+    return build_chain(e2e_settings)
 
 
 def _has_all(answer: str, groups: list[list[str]]) -> bool:
@@ -86,11 +92,27 @@ def test_follow_ups_are_rewritten_in_a_context_of_their_own(chain) -> None:
     assert shared > 200  # the cached instructions and worked example (~300 tokens) were still in place
 
 
-def test_stream_is_incremental(chain) -> None:
+def test_a_second_ingest_embeds_nothing_and_the_answer_is_unchanged(chain, e2e_settings: Settings) -> None:
+    question = {"question": "What are Russia's terms?"}
+    before = chain.invoke(question)
+    store = open_store(e2e_settings)
+    generation = store.generation()
+    summary = ingest_paths([ROOT / "corpus"], e2e_settings, progress=False, store=store)
+    assert (summary.added, summary.updated, summary.unchanged, summary.removed, summary.chunks) == (0, 0, 1, 0, 0)
+    assert store._embeddings is None  # the embedding model was not even loaded
+    assert store.generation() == generation  # nothing changed, so no reader reloads anything
+    after = chain.invoke(question)
+    assert after["answer"] == before["answer"] and "NATO" in after["answer"]
+    assert [d.id for d in after["sources"]] == [d.id for d in before["sources"]]
+
+
+def test_the_answer_streams_in_pieces_after_the_passages(chain) -> None:
     chunks = list(chain.stream({"question": "What are Russia's terms?"}))
-    answers = [c["answer"] for c in chunks if "answer" in c]
-    assert len(answers) >= 1
-    assert any("sources" in c for c in chunks)
+    first_answer = next(i for i, c in enumerate(chunks) if "answer" in c)
+    assert next(i for i, c in enumerate(chunks) if "passages" in c) < first_answer
+    pieces = [c["answer"] for c in chunks if "answer" in c]
+    assert len(pieces) > 1 and "NATO" in "".join(pieces)  # the first sentence arrives word by word
+    assert "sources" in chunks[-1] and chunks[-1]["sources"]
 
 
 INJECTION = """Port Ellis bridge to reopen in May

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_app import ask, served
+from test_app import ask, free_port, served
 
 import app
 import rag
@@ -25,11 +24,7 @@ import rag
 QUESTION_SEED = "What are Russia's terms?"
 
 
-def closed_port() -> int:
-    """A port nothing listens on: bound to get a free number, then closed."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+closed_port = free_port  # a port nothing listens on: bound to get a free number, then closed
 
 
 @contextmanager

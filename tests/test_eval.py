@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from rag.eval import citation_precision, first_sentence, hit_rank, load_questions, main, retrieval_metrics
+from rag.eval import OUTCOMES, citation_precision, first_sentence, hit_rank, load_questions, main, retrieval_metrics
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REPO = Path(__file__).resolve().parents[1]
@@ -65,15 +65,17 @@ def test_load_questions_reads_both_formats(tmp_path: Path) -> None:
     assert qs[0]["must_include"] == [["Lincoln"]] and qs[2]["must_include"] == [["NATO"]]
 
 
+TEXTS = {"a1": ("Volcano erupts in Iceland", "Lava reached the town of Grindavik overnight."),
+         "a2": ("Heatwave in Madrid", "Thermometers in Madrid reached 44 degrees on Wednesday."),
+         "a3": ("Bank lifts rates", "The central bank raised rates to 5.5 percent.")}
+
+
 def _tiny_slice(tmp_path: Path) -> tuple[Path, Path]:
     """Three one-sentence articles and three questions (two answerable) whose right ranks are known."""
     articles = tmp_path / "articles.jsonl"
-    texts = {"a1": ("Volcano erupts in Iceland", "Lava reached the town of Grindavik overnight."),
-             "a2": ("Heatwave in Madrid", "Thermometers in Madrid reached 44 degrees on Wednesday."),
-             "a3": ("Bank lifts rates", "The central bank raised rates to 5.5 percent.")}
     articles.write_text("\n".join(json.dumps({"id": k, "title": t, "text": x, "url": f"https://ex.com/{k}",
                                               "source": "ex.com", "published": "2025-01-0" + k[1]})
-                                  for k, (t, x) in texts.items()))
+                                  for k, (t, x) in TEXTS.items()))
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(q) for q in [
         {"id": "1", "question": "Which town did the lava reach?", "answer": "Grindavik", "answer_urls": ["x"]},
@@ -86,34 +88,46 @@ def test_retrieval_command_on_a_tiny_corpus(tmp_path: Path, capsys: pytest.Captu
     articles, questions = _tiny_slice(tmp_path)
     assert main(["retrieval", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["questions"] == 2
-    assert figures["hit@1"] == 1.0 and figures["mrr@10"] == 1.0
+    assert set(figures) == {"index_build_s", "questions", "hit@1", "hit@5", "hit@10", "hit@20", "mrr@10",
+                            "latency_p50_ms", "latency_p95_ms"}
+    assert {k: figures[k] for k in ("questions", "hit@1", "hit@5", "hit@10", "hit@20", "mrr@10")} == {
+        "questions": 2, "hit@1": 1.0, "hit@5": 1.0, "hit@10": 1.0, "hit@20": 1.0, "mrr@10": 1.0}
+    assert 0 < figures["latency_p50_ms"] <= figures["latency_p95_ms"]
 
 
-def test_context_command_reports_the_answer_in_the_selected_sentences(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_context_command_reports_the_answer_in_the_selected_sentences(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one window in the prompt, each prompt is exactly the answer's one-sentence article."""
+    monkeypatch.setenv("NEWSDESK_CONTEXT_WINDOWS", "1")
     articles, questions = _tiny_slice(tmp_path)
     assert main(["context", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["questions"] == 2
-    assert figures["passages_hit"] == 1.0 and figures["context_hit"] == 1.0
-    assert figures["refused_by_evidence_gate"] == 0.0 and figures["context_chars_p50"] > 0
+    prompts = [f"[1] {title} (ex.com, 2025-01-0{i}): {text}" for i, (title, text) in enumerate(TEXTS.values(), 1)]
+    assert {k: v for k, v in figures.items() if k != "index_build_s"} == {
+        "questions": 2, "passages_hit": 1.0, "context_hit": 1.0, "prompt_keeps_offered": 1.0,
+        "refused_by_evidence_gate": 0.0, "context_chars_p50": (len(prompts[0]) + len(prompts[1])) / 2}
 
 
 @pytest.mark.slow
 def test_answers_command_with_a_small_local_llm(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real chain with the packaged SmolLM2: every figure is reported; the question the articles cannot answer
-    is refused by the evidence gate, whatever the model would say."""
+    """The real chain with the packaged SmolLM2 (temperature 0, so the same answers every run): the question the
+    articles cannot answer is refused by the evidence gate, every citation the chain lets through is supported,
+    and the outcomes add up."""
     monkeypatch.setenv("NEWSDESK_LLM", "smollm2")
     articles, questions = _tiny_slice(tmp_path)
-    assert main(["answers", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
+    argv = ["answers", "--articles", str(articles), "--questions", str(questions), "--json", "--breakdown"]
+    assert main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert (figures["questions"], figures["answerable"]) == (3, 2)
-    assert figures["refusal_rate_rest"] == 1.0
-    assert 0.0 <= figures["accuracy"] <= 1.0 and 0.0 <= figures["citation_precision"] <= 1.0
-    assert 0.0 < figures["first_token_p50_s"] <= figures["full_answer_p95_s"]
-    assert figures["chain_ready_s"] >= 0.0
+    assert {k: figures[k] for k in ("questions", "answerable", "refusal_rate_rest", "prompt_keeps_offered",
+                                    "citation_precision")} == {
+        "questions": 3, "answerable": 2, "refusal_rate_rest": 1.0, "prompt_keeps_offered": 1.0,
+        "citation_precision": 1.0}
+    assert sum(figures[o] for o in OUTCOMES) == 2
+    assert (figures["accuracy"], figures["wrong_refusals"]) == (figures["right"] / 2, figures["wrong_refusal"] / 2)
+    assert (figures["accuracy"], figures["citations"]) == (0.5, 2)  # measured: Grindavik right, Madrid missed
+    assert 0 < figures["first_token_p50_s"] <= figures["full_answer_p50_s"]
+    assert figures["first_token_p95_s"] <= figures["full_answer_p95_s"] and figures["chain_ready_s"] > 0
 
 
 def test_ingest_benchmark_compares_pipeline_and_raw_embedder(tmp_path: Path) -> None:

@@ -35,6 +35,18 @@ def history_text(history: list[Any]) -> str:
     return "\n".join(lines)
 
 
+def last_exchange(history: list[Any]) -> tuple[str, str]:
+    """The last question asked and the last answer given in `history` ("" for either when there is none)."""
+    question = answer = ""
+    for turn in history:
+        role, content = _role_content(turn)
+        if role in ("user", "human"):
+            question, answer = content, ""
+        else:
+            answer = content
+    return question, answer
+
+
 def _role_content(turn: Any) -> tuple[str, str]:
     if isinstance(turn, dict):
         return str(turn.get("role", "user")), _flat(turn.get("content", ""))

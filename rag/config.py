@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     context_chars: int = Field(400, ge=100, description="characters of each window around its best sentence")
     min_evidence: float = Field(0.5, description="share of the question's key terms the passages must hold")
 
+    # each story once
+    dedup_threshold: float = Field(0.75, ge=0, le=1, description="an article whose word-shingle Jaccard with a "
+                                   "stored one reaches this is a copy: not stored again, its outlet noted in "
+                                   "`also_reported_by` (0 = store every article)")
+    dedup_days: int = Field(30, ge=0, description="copies are published at most this many days apart")
+
     # web
     host: str = "127.0.0.1"
     port: int = 7860

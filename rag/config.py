@@ -66,6 +66,14 @@ class Settings(BaseSettings):
                                    "`also_reported_by` (0 = store every article)")
     dedup_days: int = Field(30, ge=0, description="copies are published at most this many days apart")
 
+    # feeds and article pages (python -m ingest --feeds FILE / URL ...)
+    feeds: Path | None = Field(None, description="a feed list (one URL a line, # comments) or OPML file the chat "
+                               "polls in the background")
+    feeds_every: str = Field("15m", description="how often the chat (and --watch) polls: 90s, 15m, 1h")
+    fetch_timeout: float = Field(10.0, gt=0, description="seconds to connect and between bytes of a response")
+    fetch_max_mb: float = Field(5.0, gt=0, description="largest feed or page downloaded")
+    fetch_per_host: int = Field(2, ge=1, le=8, description="concurrent requests to one host")
+
     # web
     host: str = "127.0.0.1"
     port: int = 7860

@@ -70,9 +70,11 @@ def parse_feed(body: bytes, url: str) -> list[Entry]:
     entries = [e for e in (_entry(item, outlet, url) for item in feed.entries) if e.link]
     if entries:
         return entries
+    if not feed.get("version"):
+        raise ValueError("not an RSS or Atom feed")
     if feed.get("bozo"):
         raise ValueError(f"malformed feed ({feed.get('bozo_exception')})")
-    raise ValueError("feed has no items with links" if feed.get("version") else "not an RSS or Atom feed")
+    raise ValueError("feed has no items with links")
 
 
 def _entry(entry: Any, outlet: str, feed_url: str) -> Entry:

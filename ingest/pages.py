@@ -13,6 +13,8 @@ from ingest.fetch import Fetcher, FetchError
 from ingest.formats import html_record
 from ingest.urls import canonical_url
 
+MIN_WORDS = 25  # less main text than this is navigation or a stub, not an article
+
 
 @dataclass(frozen=True)
 class PageResult:
@@ -48,8 +50,9 @@ def page_article(html: bytes, *, url: str, entry: dict[str, Any] | None = None) 
 
     `entry` holds what a feed said about it (title, published, source), used where the page is silent."""
     record = html_record(html, url)
-    if record is None:
-        return "no article text found on the page"
+    words = len(record["text"].split()) if record else 0
+    if record is None or words < MIN_WORDS:
+        return f"no article text found on the page ({words} words of main text)"
     entry = entry or {}
     canonical = canonical_link(html, url) or canonical_url(url)
     merged = {

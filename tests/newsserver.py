@@ -36,6 +36,7 @@ class NewsServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # a client that hung up (timeout, size cap)
         self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

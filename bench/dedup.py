@@ -23,6 +23,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--articles", type=Path, required=True, help="an articles.jsonl file")
     p.add_argument("--show", type=float, help="print the candidate pairs with exact Jaccard >= this")
+    p.add_argument("--questions", type=Path, help="a questions.jsonl: are answers still in the stored articles?")
     args = p.parse_args()
 
     from ingest.dedup import NearDuplicates, shingles, signature
@@ -44,6 +45,8 @@ def main() -> None:
     print(f"{len(arts)} articles; signed in {signing:.1f} s")
     print(f"ingest rule (Jaccard >= {settings.dedup_threshold}, <= {settings.dedup_days} days apart): "
           f"{len(copies)} near-copies = {len(copies) / len(arts):.1%} of the articles are not stored again")
+    if args.questions:
+        _answers_kept(arts, {i for i, _, _ in copies}, args.questions)
     pairs = _pairs(arts, sigs, shingles)
     print("\nexact Jaccard of LSH candidate pairs (any dates): threshold -> pairs, articles that are copies")
     for t in THRESHOLDS:
@@ -52,6 +55,18 @@ def main() -> None:
     for jac, est, i, j in pairs if args.show is not None else []:
         if jac >= args.show:
             print(f"{jac:.2f} (est {est:.2f}) {_label(arts[i])} | {_label(arts[j])}")
+
+
+def _answers_kept(arts: list[dict[str, Any]], dropped: set[int], questions: Path) -> None:
+    """For the questions with answer-bearing articles: how many lose one, and how many lose all of them."""
+    kept_text = {a["url"]: a["text"].lower() for i, a in enumerate(arts) if i not in dropped}
+    dropped_urls = {arts[i]["url"] for i in dropped}
+    rows = [json.loads(line) for line in questions.read_text().splitlines() if line.strip()]
+    rows = [q for q in rows if q.get("answer_urls")]
+    touched = [q for q in rows if dropped_urls & set(q["answer_urls"])]
+    lost = [q for q in touched if not any(str(q["answer"]).lower() in t for t in kept_text.values())]
+    print(f"{len(rows)} answer-bearing questions: {len(touched)} have a not-stored copy among their answer "
+          f"articles; {len(lost)} lose every stored article holding the answer text")
 
 
 def _pairs(arts: list[dict[str, Any]], sigs: list[Any], shingles: Any) -> list[tuple[float, float, int, int]]:

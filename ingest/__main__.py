@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.watch and not (args.feeds or urls):
         parser.error("--watch needs --feeds FILE or article URLs")
     try:
+        if args.reindex and not paths:
+            from rag.store import open_store
+
+            open_store(settings, reset=True)
         code = _files(paths or ([] if args.feeds or urls else [settings.corpus_dir]), settings, args)
         if args.feeds or urls:
             code = max(code, _web(args.feeds, urls, settings, args))

@@ -18,13 +18,15 @@ MIN_WORDS = 25  # less main text than this is navigation or a stub, not an artic
 
 @dataclass(frozen=True)
 class PageResult:
-    """A page fetch: the article, or why there is none ("" when unchanged or skipped), and its validators."""
+    """A page fetch: the article, or why there is none, and its validators; all empty when the poll was stopped
+    before it."""
 
     article: Article | None = None
     reason: str = ""
     downloaded: bool = False
     etag: str = ""
     last_modified: str = ""
+    unchanged: bool = False  # the server answered 304
 
 
 def fetch_page(fetcher: Fetcher, link: str, entry: Entry | None, known: dict[str, str],
@@ -38,7 +40,7 @@ def fetch_page(fetcher: Fetcher, link: str, entry: Entry | None, known: dict[str
     except FetchError as e:
         return PageResult(reason=str(e))
     if got.status == 304:
-        return PageResult()
+        return PageResult(unchanged=True)
     article = page_article(got.body, url=got.url, entry=entry.fields() if entry else None)
     if isinstance(article, str):
         return PageResult(reason=article, downloaded=True)

@@ -65,9 +65,9 @@ def poll(feeds: Iterable[str], urls: Iterable[str], settings: Settings, *, store
         known = {j.link: _known(state, j.link, stored) for j in todo}
         fetched = list(pool.map(lambda j: fetch_page(fetcher, j.link, j.entry, known[j.link], stopped), todo))
         report.downloads = fetcher.downloads
-    articles = _collect(todo, fetched, report)
-    report.summary = ingest_articles(list({a.article_id: a for a in articles}.values()), settings, store=store,
-                                     stop=stop, progress=progress)
+    articles = list({a.article_id: a for a in _collect(todo, fetched, report)}.values())
+    if articles:  # else nothing to write: the store and its BM25 index are as they were
+        report.summary = ingest_articles(articles, settings, store=store, stop=stop, progress=progress)
     _remember(state, todo, fetched, report, _stored_ids(store))
     state.save()
     report.feeds = [state.status(url) for url in feeds]
@@ -134,7 +134,7 @@ def _collect(todo: list[_Job], results: list[PageResult], report: PollReport) ->
         if result.reason:
             report.failed.append((job.link, result.reason))
             continue
-        report.usable += 1
+        report.usable += result.article is not None or result.unchanged
         if result.article is not None:
             articles.append(result.article)
     return articles
@@ -152,7 +152,7 @@ def _remember(state: WebState, todo: list[_Job], results: list[PageResult], repo
             if story in stored:
                 state.pages[job.link] = {"etag": result.etag, "last_modified": result.last_modified,
                                          "article_id": story, "updated": job.entry.updated if job.entry else ""}
-        elif not result.reason and page is not None and job.entry is not None and page.get("article_id") in stored:
+        elif result.unchanged and page is not None and job.entry is not None and page.get("article_id") in stored:
             page["updated"] = job.entry.updated  # unchanged (304): the feed's new stamp needs no request next time
         if job.feed:
             _count(statuses[job.feed], result, written, job.link)

@@ -57,9 +57,10 @@ def _files(paths: list[Path], settings: Settings, args: argparse.Namespace) -> i
 
 
 def _web(feeds: Path | None, urls: list[str], settings: Settings, args: argparse.Namespace) -> int:
-    from ingest.watch import parse_every, run
+    from ingest.watch import run
+    from rag.config import duration_seconds
 
-    every = parse_every(args.every or settings.feeds_every)
+    every = duration_seconds(args.every or settings.feeds_every)
     return run(feeds, urls, settings, watch=args.watch, every=every, progress=not args.quiet)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
@@ -14,20 +13,9 @@ from typing import Any
 from ingest.feeds import read_feed_list
 from ingest.web import PollReport, poll
 from ingest.webstate import FeedStatus
-from rag.config import Settings
+from rag.config import Settings, duration_seconds
 from rag.errors import NewsdeskError
 from rag.store import Store, open_store
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
-
-
-def parse_every(text: str) -> float:
-    """Seconds in a duration like 90s, 15m or 1h (a bare number is seconds)."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"Expected a duration like 90s, 15m or 1h. Got {text!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
 
 
 def run(feeds_file: Path | None, urls: list[str], settings: Settings, *, watch: bool = False,
@@ -84,7 +72,7 @@ class Watcher:
         if settings.feeds is None:
             raise ValueError("Expected NEWSDESK_FEEDS to name a feed list. Got nothing")
         self.settings, self.store, self.on_change = settings, store, on_change
-        self.every = parse_every(settings.feeds_every)
+        self.every = duration_seconds(settings.feeds_every)
         self.statuses: list[FeedStatus] = []
         self.error = ""
         self._stop = threading.Event()

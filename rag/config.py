@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a duration like 90s, 15m or 1h (a bare number is seconds)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"Expected a duration like 90s, 15m or 1h. Got {text!r}")
+    return float(match.group(1)) * _UNIT[match.group(2)]
 
 
 class Settings(BaseSettings):
@@ -79,6 +91,12 @@ class Settings(BaseSettings):
     port: int = 7860
     auth: str | None = Field(None, description="user:password, required when host is not loopback")
     max_upload_mb: float = 20.0
+
+    @field_validator("feeds_every")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
 
     @property
     def model_dir(self) -> Path:

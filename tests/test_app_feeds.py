@@ -15,7 +15,8 @@ from test_feeds import BRIDGE, FLOOD, page, set_feed
 
 import app
 import rag
-from ingest.watch import Watcher, parse_every
+from ingest.watch import Watcher
+from rag.config import duration_seconds
 
 
 @pytest.fixture
@@ -76,10 +77,12 @@ def test_a_source_shows_who_else_reported_the_story() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600), ("2", 2), ("0.5m", 30)])
 def test_poll_intervals(text: str, seconds: float) -> None:
-    assert parse_every(text) == seconds
+    assert duration_seconds(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "15 minutes", "-1m", "0s", "m"])
 def test_bad_poll_intervals_say_what_is_expected(text: str) -> None:
     with pytest.raises(ValueError, match="Expected a duration like 90s, 15m or 1h"):
-        parse_every(text)
+        duration_seconds(text)
+    with pytest.raises(ValueError, match="Expected a duration like 90s, 15m or 1h"):
+        rag.Settings(feeds_every=text)  # NEWSDESK_FEEDS_EVERY is checked when the settings are read

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ingest.load import Article, Skip, iter_articles
 from ingest.split import split_article
+from ingest.stories import keep_first_copies
 from rag.config import Settings
 from rag.lexical import load_lexical
 from rag.store import Store, embed_text, open_store
@@ -32,10 +33,14 @@ class Summary:
     chunks: int = 0
     seconds: float = 0.0
     skipped: list[Skip] = field(default_factory=list)
+    copies: dict[str, str] = field(default_factory=dict)  # article not stored -> id of the story it copies
+    written: list[str] = field(default_factory=list)  # ids of the articles this run wrote
+    stopped: bool = False  # asked to stop before everything was written
 
     def line(self) -> str:
+        copies = f", {len(self.copies)} near-copies of stored stories" if self.copies else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
-                f"{len(self.skipped)} skipped; {self.chunks} chunks embedded in {self.seconds:.1f} s")
+                f"{len(self.skipped)} skipped{copies}; {self.chunks} chunks embedded in {self.seconds:.1f} s")
 
 
 @dataclass
@@ -57,19 +62,36 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = Fal
     started = time.perf_counter()
     summary = Summary()
     store = store or open_store(settings, reset=reindex)
-    existing = _existing(store)
-    articles = _unique(iter_articles(paths, on_skip=summary.skipped.append), summary)
-    todo = [a for a in articles if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
-    summary.unchanged = len(articles) - len(todo)
-    summary.updated = sum(a.article_id in existing for a in todo)
-    summary.added = len(todo) - summary.updated
-    summary.chunks = _write(store, todo, existing, settings, progress)
-    if prune:
-        seen = {a.article_id for a in articles}
-        gone = [aid for aid in existing if aid not in seen]
-        store.delete([cid for aid in gone for cid in existing[aid].ids])
-        summary.removed = len(gone)
-    load_lexical(store)  # rebuilds the BM25 index when the collection changed (or an earlier run died)
+    articles = list(iter_articles(paths, on_skip=summary.skipped.append))
+    return ingest_articles(articles, settings, store=store, prune=prune, progress=progress, summary=summary,
+                           started=started)
+
+
+def ingest_articles(articles: list[Article], settings: Settings, *, store: Store, prune: bool = False,
+                    progress: bool = True, summary: Summary | None = None, started: float | None = None,
+                    stop: Callable[[], bool] | None = None) -> Summary:
+    """Index `articles` (from files or the web) with every guarantee of `ingest_paths`; `stop()` is asked
+    between batches of whole articles, and a run it stops leaves nothing half-written."""
+    started = time.perf_counter() if started is None else started
+    summary = summary or Summary()
+    with store.write_lock:
+        existing = _existing(store)
+        articles = _unique(articles, summary)
+        todo = [a for a in articles
+                if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
+        summary.unchanged = len(articles) - len(todo)
+        if todo:
+            todo, summary.copies = keep_first_copies(store, todo, existing, settings)
+        summary.updated = sum(a.article_id in existing for a in todo)
+        summary.added = len(todo) - summary.updated
+        summary.chunks, summary.written = _write(store, todo, existing, settings, progress, stop)
+        summary.stopped = len(summary.written) < len(todo)
+        if prune:
+            seen = {a.article_id for a in articles}
+            gone = [aid for aid in existing if aid not in seen]
+            store.delete([cid for aid in gone for cid in existing[aid].ids])
+            summary.removed = len(gone)
+        load_lexical(store)  # rebuilds the BM25 index when the collection changed (or an earlier run died)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -101,14 +123,19 @@ def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
 
 
 def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings,
-           progress: bool) -> int:
-    """Embed batch after batch; each batch is written by a helper thread while the next one is embedded."""
+           progress: bool, stop: Callable[[], bool] | None = None) -> tuple[int, list[str]]:
+    """Embed batch after batch; each batch is written by a helper thread while the next one is embedded.
+
+    Returns the chunks and the ids of the articles written; `stop()` ends it between batches."""
     chunked = [(a, split_article(a, max_tokens=settings.chunk_tokens)) for a in todo]
     total = sum(len(c) for _, c in chunked)
+    written: list[str] = []
     with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar, \
             ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[None] | None = None
         for batch in _batches(chunked):
+            if stop is not None and stop():
+                break
             stale = [cid for a, _ in batch if a.article_id in existing for cid in existing[a.article_id].ids]
             docs = [d for _, chunks in batch for d in chunks]
             vectors = store.embeddings.embed_documents([embed_text(d) for d in docs])
@@ -116,9 +143,11 @@ def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], se
                 pending.result()  # the previous write, re-raising its error
             pending = writer.submit(_replace, store, stale, docs, vectors)
             pending.add_done_callback(_count(bar, len(docs)))
+            written += [a.article_id for a, _ in batch]
         if pending is not None:
             pending.result()
-    return total
+    done = set(written)
+    return sum(len(c) for a, c in chunked if a.article_id in done), written
 
 
 def _count(bar: tqdm, n: int) -> Callable[[Future[None]], None]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import rag
-
 from rag.expect import expected, offers
 from rag.followup import refers_back, standalone
 from rag.text import key_terms

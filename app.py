@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from ingest.index import Summary
 from ingest.upload import ALLOWED, ingest_uploads
+from ingest.watch import Watcher
 from rag import BadQuestionError, Filters, HybridRetriever, NewsdeskError, Settings, build_chain, build_retriever
 from rag.config import load_settings
 from rag.corpus import CorpusStats, corpus_stats
@@ -39,6 +40,7 @@ def format_source(doc: Any) -> str:
     link = safe_link(m.get("url", ""))
     head = f'<a href="{link}" target="_blank" rel="noopener noreferrer">{title}</a>' if link else title
     meta = " · ".join(esc(x) for x in (m.get("source"), m.get("published")) if x)
+    meta += f" · also reported by {esc(m['also_reported_by'])}" if m.get("also_reported_by") else ""
     return (f"<details><summary>&#91;{esc(m.get('n', '?'))}&#93; {head}{' — ' + meta if meta else ''}</summary>"
             f"<blockquote>{highlight(doc.page_content, m.get('support_spans', []))}</blockquote></details>")
 
@@ -157,7 +159,18 @@ def reading(passages: list[Any]) -> Any:
                         status="pending", id="reading")
 
 
-def make_refresh(retriever: HybridRetriever) -> Any:
+def format_feeds(watcher: Watcher | None) -> str:
+    """The followed feeds (NEWSDESK_FEEDS): per feed its last poll, the items it added and its last error."""
+    if watcher is None:
+        return ""
+    rows = "".join(f"<li>{esc(f.url)} — {esc(f.last_poll or 'not polled yet')}, {f.added} added"
+                   f"{' (' + str(f.total_added) + ' in all)' if f.total_added != f.added else ''}"
+                   f"{', ⚠️ ' + esc(f.error) if f.error else ''}</li>" for f in watcher.statuses)
+    problem = f"<p>⚠️ {esc(watcher.error)}</p>" if watcher.error else ""
+    return f"<p>Feeds, polled every {esc(watcher.settings.feeds_every)}:</p>{problem}<ul>{rows}</ul>"
+
+
+def make_refresh(retriever: HybridRetriever, watcher: Watcher | None = None) -> Any:
     import gradio as gr
 
     def refresh() -> tuple[str, Any]:
@@ -165,7 +178,7 @@ def make_refresh(retriever: HybridRetriever) -> Any:
             stats = corpus_stats(retriever.store)
         except NewsdeskError as e:
             return f"<p>⚠️ {esc(e)}</p>", gr.skip()
-        return format_corpus(stats), gr.Dropdown(choices=list(stats.outlets))
+        return format_corpus(stats) + format_feeds(watcher), gr.Dropdown(choices=list(stats.outlets))
 
     return refresh
 
@@ -195,6 +208,7 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
 
     retriever = retriever or build_retriever(settings)
     chain = chain or build_chain(settings, retriever=retriever)
+    watcher = Watcher(settings, retriever.store, retriever.refresh).start() if settings.feeds else None
     with gr.Blocks(title="Newsdesk") as demo:
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
@@ -217,7 +231,9 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
                     chatbot=gr.Chatbot(height=520, sanitize_html=True, render_markdown=True, allow_tags=False,
                                        elem_id="chat"),
                 )
-        demo.load(make_refresh(retriever), outputs=[corpus, outlets], api_visibility="private")
+        demo.load(make_refresh(retriever, watcher), outputs=[corpus, outlets], api_visibility="private")
+        if watcher is not None:  # the panel follows the background polls
+            gr.Timer(30).tick(make_refresh(retriever, watcher), outputs=[corpus, outlets], api_visibility="private")
         files.upload(make_upload(settings, retriever), inputs=files, outputs=[status, corpus, outlets],
                      api_name="upload", concurrency_limit=1, concurrency_id="ingest")
     return demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)

@@ -60,8 +60,9 @@ def main() -> None:
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     on = [r for r in rows if r["id"] in onevent]
-    print(json.dumps({"answerable": len(rows), "accuracy": sum(r["correct"] for r in rows) / max(1, len(rows)),
-                      "answerable_onevent": len(on), "accuracy_onevent": sum(r["correct"] for r in on) / max(1, len(on)),
+    share = sum(r["correct"] for r in rows) / max(1, len(rows))
+    print(json.dumps({"answerable": len(rows), "accuracy": share, "answerable_onevent": len(on),
+                      "accuracy_onevent": sum(r["correct"] for r in on) / max(1, len(on)),
                       "full_answer_p50_s": statistics.median(r["seconds"] for r in rows)}, indent=2))
 
 

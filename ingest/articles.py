@@ -28,6 +28,8 @@ class Article:
     url: str = ""
     published: str = ""  # ISO YYYY-MM-DD, or "" when unknown
     origin: str = ""  # file path (and ":line" for records) it came from
+    also_reported_by: str = ""  # other outlets that ran a near-copy, comma-separated (ingest.stories)
+    minhash: str = ""  # the text's near-duplicate signature, stored on chunk 0 (ingest.dedup)
 
     @property
     def content_hash(self) -> str:

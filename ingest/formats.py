@@ -55,18 +55,25 @@ def _split_title(text: str) -> tuple[str, str]:
 
 
 def _load_html(path: Path, html: str) -> Loaded:
+    record = html_record(html)
+    if record is None:
+        return [Skip(str(path), f"{path}: no main text found in HTML")]
+    return [record_to_article({**record, "id": file_id(path)}, str(path))]
+
+
+def html_record(html: str | bytes, url: str = "") -> dict[str, Any] | None:
+    """Main text, title, url, date and site name of an HTML page (trafilatura); None when it has no main text."""
     import trafilatura
 
-    extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    extracted = trafilatura.bare_extraction(html, url=url or None, with_metadata=True, include_comments=False)
     doc = {} if extracted is None else extracted if isinstance(extracted, dict) else extracted.as_dict()
     if not (doc.get("text") or "").strip():
-        return [Skip(str(path), f"{path}: no main text found in HTML")]
+        return None
     title, text = (doc.get("title") or "").strip(), doc["text"].strip()
     if title and text.startswith(title + "\n"):  # trafilatura repeats the <h1> headline
         text = text[len(title) :]
-    meta = {key: doc.get(key) for key in ("url", "date")}
-    record = {**meta, "id": file_id(path), "title": title, "text": text, "source": doc.get("sitename")}
-    return [record_to_article(record, str(path))]
+    return {"url": doc.get("url"), "date": doc.get("date"), "title": title, "text": text,
+            "source": doc.get("sitename")}
 
 
 # --- JSON records ---------------------------------------------------------------------------
@@ -123,12 +130,12 @@ def _entry_to_article(entry: Any, outlet: str, origin: str) -> Article | Skip:
         "text": html_to_text(html),
         "url": entry.get("link", ""),
         "source": outlet,
-        "published": _entry_date(entry),
+        "published": entry_date(entry),
     }
     return record_to_article(record, origin)
 
 
-def _entry_date(entry: Any) -> str:
+def entry_date(entry: Any) -> str:
     for key in ("published", "updated", "created"):
         if iso := to_iso_date(entry.get(key)):
             return iso

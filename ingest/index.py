@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ingest.load import Article, Skip, iter_articles
 from ingest.split import split_article
+from ingest.stories import keep_first_copies
 from rag.config import Settings
 from rag.corpus import CORPUS, ArticleInfo, Tally, article_info, load_tally
 from rag.lexical import load_lexical
@@ -33,11 +34,15 @@ class Summary:
     chunks: int = 0
     seconds: float = 0.0
     skipped: list[Skip] = field(default_factory=list)
+    copies: dict[str, str] = field(default_factory=dict)  # article not stored -> id of the story it copies
+    written: list[str] = field(default_factory=list)  # ids of the articles this run wrote
+    stopped: bool = False  # asked to stop before everything was written
     notes: list[str] = field(default_factory=list)  # what else the user should know (uploads: ids, file names)
 
     def line(self) -> str:
+        copies = f", {len(self.copies)} near-copies of stored stories" if self.copies else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
-                f"{len(self.skipped)} skipped; {self.chunks} chunks embedded in {self.seconds:.1f} s")
+                f"{len(self.skipped)} skipped{copies}; {self.chunks} chunks embedded in {self.seconds:.1f} s")
 
 
 @dataclass
@@ -57,39 +62,56 @@ class _Existing:
 def ingest_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = False, reindex: bool = False,
                  progress: bool = True, store: Store | None = None) -> Summary:
     """Index every article under `paths` into the store named by `settings`; safe to re-run or interrupt."""
-    summary = Summary()
-    articles = iter_articles(paths, on_skip=summary.skipped.append)
-    return ingest_articles(articles, settings, summary=summary, prune=prune, reindex=reindex, progress=progress,
-                           store=store)
-
-
-def ingest_articles(articles: Iterable[Article], settings: Settings, *, summary: Summary | None = None,
-                    prune: bool = False, reindex: bool = False, progress: bool = True,
-                    store: Store | None = None) -> Summary:
-    """Index `articles`: unchanged ones cost nothing, changed ones replace their old chunks, and with `prune`
-    articles not among them are removed. Without `prune` only these articles' chunks are looked up."""
     started = time.perf_counter()
-    summary = summary or Summary()
+    summary = Summary()
     store = store or open_store(settings, reset=reindex)
-    unique = _unique(articles, summary)
-    existing = _existing(store, None if prune else [a.article_id for a in unique])
-    todo = [a for a in unique if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
-    seen = {a.article_id for a in unique}
-    gone = [aid for aid in existing if aid not in seen] if prune else []
-    summary.unchanged = len(unique) - len(todo)
-    summary.updated = sum(a.article_id in existing for a in todo)
-    summary.added, summary.removed = len(todo) - summary.updated, len(gone)
-    tally, recorded = load_tally(store), store.metadata()
-    if todo or gone or GENERATION not in recorded or CORPUS not in recorded:
-        store.stamp(**{CORPUS: None})  # from here until the end a reader, or the next run after a crash, recounts
-        summary.chunks = _write(store, todo, existing, settings, progress, tally)
-        store.delete([cid for aid in gone for cid in existing[aid].ids])
-        for aid in gone:
-            tally.remove(aid, existing[aid].info, len(existing[aid].ids))
-        store.stamp(**{CORPUS: tally.dumps()})
-    load_lexical(store)  # rebuilt for the new generation, and cached
+    articles = list(iter_articles(paths, on_skip=summary.skipped.append))
+    return ingest_articles(articles, settings, store=store, prune=prune, progress=progress, summary=summary,
+                           started=started)
+
+
+def ingest_articles(articles: Iterable[Article], settings: Settings, *, store: Store, prune: bool = False,
+                    progress: bool = True, summary: Summary | None = None, started: float | None = None,
+                    stop: Callable[[], bool] | None = None) -> Summary:
+    """Index `articles` (from files, uploads or the web) with every guarantee of `ingest_paths`: unchanged ones
+    cost nothing, changed ones replace their old chunks, near-copies of stored stories are not stored, and with
+    `prune` the articles not among them are removed. Without `prune` only these articles' chunks are looked up.
+    `stop()` is asked between batches of whole articles, and a run it stops leaves nothing half-written."""
+    started = time.perf_counter() if started is None else started
+    summary = summary or Summary()
+    with store.write_lock:
+        unique = _unique(articles, summary)
+        existing = _existing(store, None if prune else [a.article_id for a in unique])
+        todo = [a for a in unique if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
+        summary.unchanged = len(unique) - len(todo)
+        if todo:
+            todo, summary.copies = keep_first_copies(store, todo, existing, settings)
+        summary.updated = sum(a.article_id in existing for a in todo)
+        summary.added = len(todo) - summary.updated
+        seen = {a.article_id for a in unique}
+        gone = [aid for aid in existing if aid not in seen] if prune else []
+        summary.removed = len(gone)
+        _apply(store, todo, gone, existing, settings, summary, progress=progress, stop=stop)
+        load_lexical(store)  # rebuilt for the new generation, and cached
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _apply(store: Store, todo: list[Article], gone: list[str], existing: dict[str, _Existing], settings: Settings,
+           summary: Summary, *, progress: bool, stop: Callable[[], bool] | None) -> None:
+    """Write `todo` and delete `gone`, recording the change in the collection's metadata: a new generation, and
+    the corpus tally updated article by article. The tally is removed before the first write, so a reader (or
+    the next run, after a crash) counts again until it is back."""
+    tally, recorded = load_tally(store), store.metadata()
+    if not (todo or gone) and GENERATION in recorded and CORPUS in recorded:
+        return
+    store.stamp(**{CORPUS: None})
+    summary.chunks, summary.written = _write(store, todo, existing, settings, progress, tally, stop)
+    summary.stopped = len(summary.written) < len(todo)
+    store.delete([cid for aid in gone for cid in existing[aid].ids])
+    for aid in gone:
+        tally.remove(aid, existing[aid].info, len(existing[aid].ids))
+    store.stamp(**{CORPUS: tally.dumps()})
 
 
 def ingest_files(paths: Iterable[Path], settings: Settings, *, store: Store | None = None) -> Summary:
@@ -120,16 +142,21 @@ def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
     return list(seen.values())
 
 
-def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings, progress: bool,
-           tally: Tally) -> int:
+def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings,
+           progress: bool, tally: Tally, stop: Callable[[], bool] | None = None) -> tuple[int, list[str]]:
     """Embed batch after batch; each batch is written by a helper thread while the next one is embedded. The
-    tally counts each article out in its old version and in with its new one."""
+    tally counts each article written out in its old version and in with its new one.
+
+    Returns the chunks and the ids of the articles written; `stop()` ends it between batches."""
     chunked = [(a, split_article(a, max_tokens=settings.chunk_tokens)) for a in todo]
     total = sum(len(c) for _, c in chunked)
+    written: list[str] = []
     with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar, \
             ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future[None] | None = None
         for batch in _batches(chunked):
+            if stop is not None and stop():
+                break
             stale = [cid for a, _ in batch if a.article_id in existing for cid in existing[a.article_id].ids]
             docs = [d for _, chunks in batch for d in chunks]
             _retally(tally, batch, existing)
@@ -138,9 +165,11 @@ def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], se
                 pending.result()  # the previous write, re-raising its error
             pending = writer.submit(_replace, store, stale, docs, vectors)
             pending.add_done_callback(_count(bar, len(docs)))
+            written += [a.article_id for a, _ in batch]
         if pending is not None:
             pending.result()
-    return total
+    done = set(written)
+    return sum(len(c) for a, c in chunked if a.article_id in done), written
 
 
 def _retally(tally: Tally, batch: list[tuple[Article, list[Document]]], existing: dict[str, _Existing]) -> None:

@@ -91,6 +91,8 @@ def _chunk(article: Article, index: int, start: int, end: int, total: int) -> Do
         "title": article.title, "source": article.source, "url": article.url, "published": article.published,
         "published_int": int(article.published.replace("-", "") or 0), "article_id": article.article_id,
         "chunk_index": index, "start_index": start, "content_hash": article.content_hash, "n_chunks": total,
-        "origin": article.origin,
+        "origin": article.origin, "also_reported_by": article.also_reported_by,
     }
+    if index == 0 and article.minhash:
+        meta["minhash"] = article.minhash
     return Document(page_content=article.text[start:end], metadata=meta, id=chunk_id(article.article_id, index))

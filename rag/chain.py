@@ -15,11 +15,12 @@ from langchain_core.runnables.utils import AddableDict
 from rag import prompts
 from rag.config import Settings
 from rag.context import Context, build_context
-from rag.history import history_text, validate_question
+from rag.followup import standalone
+from rag.history import history_text, last_exchange, validate_question
 from rag.models import LOCAL_LLMS, get_llm, llm_errors
 from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
 from rag.sources import Citer, format_passages
-from rag.text import WORD_RE, key_terms, sentence_spans
+from rag.text import WORD_RE, key_terms, sentence_spans, strip_citations
 
 REFUSAL_RE = re.compile(r"(don'?t|do not|does not|doesn'?t) (say|mention|specify|state)|no information|not (mentioned|"
                         r"provided|specified|stated|contain)|cannot answer|can't answer|unable to", re.I)
@@ -45,10 +46,12 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
                          name=WARM_UP_THREAD).start()
 
     def rewrite(x: dict[str, Any]) -> str:
-        if not x.get("chat_history"):
+        history = x.get("chat_history")
+        if not history:
             return str(x["question"])
         with llm_errors(settings):
-            return _rewrite(rewriter, lock, x["question"], history_text(x["chat_history"]))
+            rewritten = _rewrite(rewriter, lock, x["question"], strip_citations(history_text(history)))
+        return standalone(x["question"], rewritten, *last_exchange(history))
 
     def retrieve(x: dict[str, Any]) -> list[Any]:
         filters, week = news_query(x["standalone"], settings, as_of=x["as_of"], source=x.get("source"),
@@ -98,15 +101,13 @@ def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
 
 
 def _rewrite(model: BaseChatModel, lock: threading.Lock, question: str, history: str) -> str:
+    """The model's standalone version of `question` ("" when it gave nothing usable)."""
     messages = [("system", prompts.REWRITE_SYSTEM),
                 ("human", prompts.REWRITE_USER.format(history=history, question=question))]
     with lock:
         text = str(model.invoke(messages).content).strip().splitlines()
     line = text[0].strip().strip('"') if text else ""
-    if 3 <= len(line) <= 300:
-        return line
-    asked = [h.removeprefix("User: ") for h in history.splitlines() if h.startswith("User: ")]
-    return f"{asked[-1]} {question}" if asked else question
+    return line if 3 <= len(line) <= 300 else ""
 
 
 def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retriever: HybridRetriever,

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a duration like 90s, 15m or 1h (a bare number is seconds)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"Expected a duration like 90s, 15m or 1h. Got {text!r}")
+    return float(match.group(1)) * _UNIT[match.group(2)]
 
 
 class Settings(BaseSettings):
@@ -61,12 +73,32 @@ class Settings(BaseSettings):
     context_chars: int = Field(400, ge=100, description="characters of each window around its best sentence")
     min_evidence: float = Field(0.5, description="share of the question's key terms the passages must hold")
 
+    # each story once
+    dedup_threshold: float = Field(0.75, ge=0, le=1, description="an article whose word-shingle Jaccard with a "
+                                   "stored one reaches this is a copy: not stored again, its outlet noted in "
+                                   "`also_reported_by` (0 = store every article)")
+    dedup_days: int = Field(30, ge=0, description="copies are published at most this many days apart")
+
+    # feeds and article pages (python -m ingest --feeds FILE / URL ...)
+    feeds: Path | None = Field(None, description="a feed list (one URL a line, # comments) or OPML file the chat "
+                               "polls in the background")
+    feeds_every: str = Field("15m", description="how often the chat (and --watch) polls: 90s, 15m, 1h")
+    fetch_timeout: float = Field(10.0, gt=0, description="seconds to connect and between bytes of a response")
+    fetch_max_mb: float = Field(5.0, gt=0, description="largest feed or page downloaded")
+    fetch_per_host: int = Field(2, ge=1, le=8, description="concurrent requests to one host")
+
     # web
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str | None = Field(None, description="user:password, required when host is not loopback")
     max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat accepts for upload")
     max_upload_files: int = Field(50, ge=1, description="most files one upload may hold")
+
+    @field_validator("feeds_every")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
 
     @property
     def model_dir(self) -> Path:

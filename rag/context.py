@@ -10,6 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
+from rag.expect import expected, offers, topic_terms
 from rag.text import idf_overlap, key_terms, sentence_spans
 
 INJECTION_RE = re.compile(
@@ -18,6 +19,8 @@ INJECTION_RE = re.compile(
 EMBED_GROUP = 12  # texts embedded together at question time: short groups of similar length pad least
 RANK_PENALTY = 0.03  # per rank of the passage a sentence comes from
 LEXICAL_WEIGHT = 0.5  # weight of key-term overlap beside cosine similarity
+MIN_SIMILARITY = 0.4  # a sentence this close to the question (cosine) is evidence enough in other words
+ANSWER_WEIGHT = 0.0  # bonus for a sentence holding the kind of answer the question asks for (a name, number, date)
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Context:
     passages: list[Document]
     excerpts: list[str]
     best: str = ""  # the single most relevant sentence, quoted when the model's own answer finds no support
+    similarity: float = 0.0  # the highest cosine similarity of the question to a sentence of the passages
 
     def documents(self) -> list[Document]:
         """The excerpts as Documents with their passages' metadata: what the LLM reads."""
@@ -41,8 +45,8 @@ def addresses_the_model(sentence: str) -> bool:
 
 
 def evidence(question: str, passages: list[Document]) -> float:
-    """Share of the question's key terms that occur in the passages (titles included)."""
-    terms = set(key_terms(question))
+    """Share of the question's topic terms (rag.expect.topic_terms) that occur in the passages (titles included)."""
+    terms = topic_terms(question)
     if not terms:
         return 0.0
     found: set[str] = set()
@@ -54,11 +58,16 @@ def evidence(question: str, passages: list[Document]) -> float:
 def build_context(question: str, passages: list[Document], embeddings: Embeddings,
                   settings: Settings) -> Context | None:
     """What the LLM gets for `question` from the retrieved `passages` (the chain and `rag.eval context` both use
-    this): None when the passages' evidence is too weak to answer from, else the selected windows."""
+    this): None when the passages' evidence is too weak to answer from, else the selected windows.
+
+    Evidence is weak when the passages hold less than `settings.min_evidence` of the question's key terms and no
+    sentence of theirs is close to it in meaning: a question in other words than the article's ("When is Trump's
+    swearing-in?") still reaches the model, one on another topic does not."""
     passages = passages[: settings.context_passages]
-    if evidence(question, passages) < settings.min_evidence:
+    ctx = select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars)
+    if evidence(question, passages) < settings.min_evidence and ctx.similarity < MIN_SIMILARITY:
         return None
-    return select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars)
+    return ctx
 
 
 def select(question: str, passages: list[Document], embeddings: Embeddings, *, windows: int, chars: int) -> Context:
@@ -72,14 +81,14 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     if not pool:
         return Context([], [])
     texts = [passages[r].page_content[s:e] for r, s, e in pool]
-    scores = _scores(question, texts, [r for r, _, _ in pool], embeddings)
+    scores, dense = _scores(question, texts, [r for r, _, _ in pool], embeddings)
     best: dict[int, int] = {}  # passage -> index in pool of its best sentence
     for i in np.argsort(-scores).tolist():
         best.setdefault(pool[i][0], i)
     ranks = sorted(best, key=lambda r: -scores[best[r]])[:windows]
     excerpts = [" ".join(texts[i] for i in _window([i for i, p in enumerate(pool) if p[0] == r], best[r], texts, chars))
                 for r in ranks]
-    return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))])
+    return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))], float(dense.max()))
 
 
 def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> list[int]:
@@ -97,11 +106,16 @@ def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> 
     return sentences[lo : hi + 1]
 
 
-def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings) -> np.ndarray:
+def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embeddings
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Each sentence's selection score, and its cosine similarity to the question."""
     vectors = embed_by_length(embeddings, [question, *texts])
     dense = vectors[1:] @ vectors[0]
-    lexical = np.array(idf_overlap(set(key_terms(question)), [set(key_terms(t)) for t in texts]))
-    return dense + LEXICAL_WEIGHT * lexical - RANK_PENALTY * np.array(ranks)
+    terms = set(key_terms(question))
+    lexical = np.array(idf_overlap(terms, [set(key_terms(t)) for t in texts]))
+    kind = expected(question)
+    answer = np.array([offers(kind, t, terms) for t in texts], dtype=float)
+    return dense + LEXICAL_WEIGHT * lexical + ANSWER_WEIGHT * answer - RANK_PENALTY * np.array(ranks), dense
 
 
 def embed_by_length(embeddings: Embeddings, texts: list[str]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,context,answers} ..."""
+"""Measuring retrieval and answers on a questions file: python -m rag.eval {retrieval,context,answers,conversations}."""
 
 from __future__ import annotations
 
@@ -256,12 +256,45 @@ def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def run_conversations(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Multi-turn conversations ({"id", "turns", "final_must_include", "date"?}): each turn is asked with the
+    chain's own earlier answers as history; the last answer's first sentence must hold the gold."""
+    from rag.chain import build_chain, wait_for_warm_up
+
+    convs = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    chain = build_chain(settings)
+    wait_for_warm_up()
+    rows = [_converse(chain, c) for c in convs[: args.limit or None]]
+    if args.out:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if args.verbose:
+        for r in rows:
+            print(json.dumps(r), file=sys.stderr)
+    n = max(1, len(rows))
+    return {"conversations": len(rows), "accuracy": sum(r["correct"] for r in rows) / n,
+            "refused": sum(r["answer"].startswith("The articles don't say") for r in rows) / n,
+            "first_token_p50_s": statistics.median(r["first"] for r in rows) if rows else float("nan")}
+
+
+def _converse(chain: Any, conv: dict[str, Any]) -> dict[str, Any]:
+    history: list[tuple[str, str]] = []
+    out: dict[str, Any] = {}
+    first = 0.0
+    for turn in conv["turns"]:
+        asked = {"question": turn, "chat_history": list(history), "as_of": conv.get("date")}
+        first, _, out = timed_stream(chain, asked)
+        history += [("human", turn), ("ai", out["answer"])]
+    return {"id": conv.get("id"), "standalone": out.get("standalone"), "answer": out.get("answer", ""),
+            "first": first, "correct": contains(first_sentence(out.get("answer", "")), conv["final_must_include"])}
+
+
 def main(argv: list[str] | None = None, *, prog: str = "python -m rag.eval") -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(prog=prog, description="Measure Newsdesk on your own questions.")
     p.add_argument("what", choices=list(RUNNERS))
     p.add_argument("--articles", type=Path, nargs="+", required=True, help="articles (any format ingest reads)")
-    p.add_argument("--questions", type=Path, required=True, help="questions.jsonl (realtimeqa or seed format)")
+    p.add_argument("--questions", type=Path, required=True,
+                   help="questions.jsonl (realtimeqa or seed format), or conversations")
     p.add_argument("--store", type=Path, help="reuse (or build once into) this store directory")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions (context, answers)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -280,7 +313,8 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m rag.eval") -> 
     return 0
 
 
-RUNNERS = {"retrieval": run_retrieval, "context": run_context, "answers": run_answers}
+RUNNERS = {"retrieval": run_retrieval, "context": run_context, "answers": run_answers,
+           "conversations": run_conversations}
 
 
 def _table(figures: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from langchain_core.messages import convert_to_messages, get_buffer_string
+from langchain_core.messages import BaseMessage, convert_to_messages, get_buffer_string
 
 from rag.errors import BadQuestionError
 
@@ -32,11 +32,27 @@ def history_text(history: list[Any]) -> str:
     """The last turns as `User: ...` / `Assistant: ...` lines, each on one line of at most 600 characters.
 
     Accepts whatever langchain_core.messages converts: messages, (role, text) pairs, {"role", "content"} dicts."""
+    turns = [m for m in _messages(history[-HISTORY_TURNS:]) if m.content]
+    return get_buffer_string(turns, human_prefix="User", ai_prefix="Assistant")
+
+
+def last_exchange(history: list[Any]) -> tuple[str, str]:
+    """The last question asked and the last answer given in `history` ("" for either when there is none)."""
+    question = answer = ""
+    for message in _messages(history):
+        if message.type == "human":
+            question, answer = message.text, ""
+        else:
+            answer = message.text
+    return question, answer
+
+
+def _messages(history: list[Any]) -> list[BaseMessage]:
+    """The history as LangChain messages, each text on one line of at most 600 characters."""
     try:
-        messages = convert_to_messages(history[-HISTORY_TURNS:])
+        messages = convert_to_messages(history)
     except (ValueError, TypeError, NotImplementedError) as e:
         reason = (str(e).splitlines() or [""])[0]
         raise BadQuestionError(f"Expected chat_history as messages, (role, text) pairs or {{role, content}} dicts. "
                                f"Got {reason}") from e
-    turns = [m.model_copy(update={"content": " ".join(m.text.split())[:TURN_CHARS]}) for m in messages]
-    return get_buffer_string([m for m in turns if m.content], human_prefix="User", ai_prefix="Assistant")
+    return [m.model_copy(update={"content": " ".join(m.text.split())[:TURN_CHARS]}) for m in messages]

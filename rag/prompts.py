@@ -24,8 +24,27 @@ EXAMPLES = (  # (question with passages, answer) pairs shown before the real que
 )
 
 REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation.
-Replace pronouns and vague references with the names and things they refer to.
-Reply with the rewritten question only, on one line."""
+Replace pronouns and vague references ("he", "she", "it", "they", "them", "that", "there") with the names and things they refer to, taken from the conversation, usually from the last answer.
+Reply with the rewritten question only, on one line.
+
+Examples:
+Conversation:
+User: Who won the mayoral race in Port Ellis?
+Assistant: Ana Ruiz won the mayoral race.
+Last question: When does she take office?
+Standalone question: When does Ana Ruiz take office as mayor of Port Ellis?
+
+Conversation:
+User: What are the union's demands?
+Assistant: The union demands a 5% raise and shorter shifts.
+Last question: Who said that?
+Standalone question: Who said that the union demands a 5% raise and shorter shifts?
+
+Conversation:
+User: Which company recalled its cars?
+Assistant: Volvo recalled 70,000 cars.
+Last question: Why?
+Standalone question: Why did Volvo recall 70,000 cars?"""
 
 REWRITE_USER = """Conversation:
 {history}

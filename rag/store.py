@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -32,6 +33,8 @@ class Store:
     lexical_dir: Path
     client: Any = None
     _embeddings: Embeddings | None = None
+    # one ingest writes at a time (uploads, feed polls); Any, because pydantic cannot describe a lock
+    write_lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def embeddings(self) -> Embeddings:
@@ -51,6 +54,11 @@ class Store:
             sl = slice(i, i + PAGE)
             _call(self, self.collection.upsert, ids=ids[sl], embeddings=vectors[sl],
                   documents=[d.page_content for d in docs[sl]], metadatas=[d.metadata for d in docs[sl]])
+
+    def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """Replace the metadata of existing chunks, keeping their text and vectors."""
+        for i in range(0, len(ids), PAGE):
+            _call(self, self.collection.update, ids=ids[i:i + PAGE], metadatas=metadatas[i:i + PAGE])
 
     def delete(self, ids: list[str]) -> None:
         for i in range(0, len(ids), PAGE):

@@ -81,6 +81,7 @@ def key_terms(text: str) -> list[str]:
     """Stemmed, lower-cased words of `text` without stopwords or citation markers, in order."""
     words = [w.lower().replace("’", "'") for w in WORD_RE.findall(CITE_RE.sub(" ", text))]
     words = [w.removesuffix("'s") for w in words if w not in STOPWORDS]
+    words = [w for w in words if w not in STOPWORDS]  # "what's" -> "what"
     return [s for s in _stemmer().stemWords(words) if s]
 
 

@@ -294,3 +294,28 @@ def test_a_question_the_model_writes_is_dropped(seed_settings: rag.Settings) -> 
     assert "".join(chunks) == ("Relations between the two nuclear powers are at their historically lowest point "
                                "[1].")
     assert not any("?" in c for c in chunks)
+
+
+def test_an_echoed_follow_up_is_resolved_from_the_last_answer(seed_settings: rag.Settings) -> None:
+    """The model gives "Who said that?" back unchanged: the standalone question carries what "that" points at, so
+    the search finds the passage of the last answer again."""
+    chain, _, record = chain_with(seed_settings, "Who said that?", "Putin laid down the terms [1].")
+    history = [("human", "What are Russia's terms?"),
+               ("ai", "The withdrawal of Ukrainian forces and guarantees that Ukraine will never join NATO [1].")]
+    out = chain.invoke({"question": "Who said that?", "chat_history": history})
+    assert out["standalone"].startswith("Who said that? (What are Russia's terms: The withdrawal of Ukrainian")
+    assert "[1]" not in str(record.calls[0][-1].content), "citation markers are not shown to the rewriter"
+    assert any("never join NATO" in d.page_content for d in out["passages"])
+
+
+def test_the_stream_names_the_passages_before_the_answer_starts(seed_settings: rag.Settings) -> None:
+    chain, _, _ = chain_with(seed_settings, "Peskov said relations are at their historically lowest point [1].")
+    keys = [sorted(c) for c in chain.stream({"question": QUESTION})]
+    first_answer = next(i for i, k in enumerate(keys) if "answer" in k)
+    passages = next(i for i, k in enumerate(keys) if "passages" in k)
+    context = next(i for i, k in enumerate(keys) if "context" in k)
+    assert passages < context < first_answer
+    out = chain.invoke({"question": QUESTION})
+    assert 0 < len(out["passages"]) <= seed_settings.context_passages
+    assert all(d.metadata["title"] for d in out["passages"])
+    assert all(any(d.page_content in p.page_content for p in out["passages"]) for d in out["context"])

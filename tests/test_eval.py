@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from rag.eval import OUTCOMES, citation_precision, first_sentence, hit_rank, load_questions, main, retrieval_metrics
+from rag.eval import (
+    OUTCOMES,
+    answer_figures,
+    citation_precision,
+    first_sentence,
+    hit_rank,
+    load_questions,
+    main,
+    outcome,
+    retrieval_metrics,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +62,32 @@ def test_citation_precision_does_not_ask_support_for_the_question_restated() -> 
     assert citation_precision(answer, sources) == (0, 1)
     question = "How many homes did the storm in Port Ellis destroy on Friday?"
     assert citation_precision(answer, sources, question) == (1, 1)
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ({"correct": True, "refused": False, "offered": True, "in_prompt": True}, "right"),
+    ({"correct": True, "refused": False, "offered": False, "in_prompt": False}, "right"),
+    ({"correct": False, "refused": False, "offered": False, "in_prompt": False}, "retrieval_miss"),
+    ({"correct": False, "refused": True, "offered": False, "in_prompt": False}, "retrieval_miss"),
+    ({"correct": False, "refused": True, "offered": True, "in_prompt": False}, "wrong_refusal"),
+    ({"correct": False, "refused": True, "offered": True, "in_prompt": True}, "wrong_refusal"),
+    ({"correct": False, "refused": False, "offered": True, "in_prompt": False}, "selection_miss"),
+    ({"correct": False, "refused": False, "offered": True, "in_prompt": True}, "model_miss"),
+])
+def test_each_answerable_question_is_lost_in_exactly_one_place(flags: dict[str, bool], expected: str) -> None:
+    assert outcome(**flags) == expected
+
+
+def test_answer_figures_count_what_the_prompt_keeps_of_what_was_offered() -> None:
+    def row(correct: bool, offered: bool, in_prompt: bool, answerable: bool = True) -> dict[str, object]:
+        return {"answerable": answerable, "correct": correct, "refused": False, "offered": offered,
+                "in_prompt": in_prompt, "citations": (1, 1), "first": 1.0, "full": 2.0}
+    rows = [row(True, True, True), row(False, True, False), row(False, False, False), row(False, True, True),
+            row(False, False, False, answerable=False)]
+    f = answer_figures(rows)
+    assert (f["questions"], f["answerable"]) == (5, 4)
+    assert f["accuracy"] == 0.25 and f["prompt_keeps_offered"] == pytest.approx(2 / 3)
+    assert f["citation_precision"] == 1.0 and f["citations"] == 5
 
 
 def test_load_questions_reads_both_formats(tmp_path: Path) -> None:
@@ -128,6 +164,28 @@ def test_answers_command_with_a_small_local_llm(tmp_path: Path, capsys: pytest.C
     assert (figures["accuracy"], figures["citations"]) == (0.5, 2)  # measured: Grindavik right, Madrid missed
     assert 0 < figures["first_token_p50_s"] <= figures["full_answer_p50_s"]
     assert figures["first_token_p95_s"] <= figures["full_answer_p95_s"] and figures["chain_ready_s"] > 0
+
+
+@pytest.mark.slow
+def test_answers_breakdown_places_every_answerable_question(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """--breakdown counts each answerable question once; the on-event figures cover onevent.jsonl's questions;
+    --out keeps one row per question with the flags its outcome comes from."""
+    monkeypatch.setenv("NEWSDESK_LLM", "smollm2")
+    articles, questions = _tiny_slice(tmp_path)
+    (tmp_path / "onevent.jsonl").write_text(questions.read_text().splitlines()[0] + "\n")
+    rows = tmp_path / "rows.jsonl"
+    argv = ["answers", "--articles", str(articles), "--questions", str(questions), "--breakdown", "--json",
+            "--out", str(rows)]
+    assert main(argv) == 0
+    figures = json.loads(capsys.readouterr().out)
+    counts = {o: figures[o] for o in ("right", "retrieval_miss", "selection_miss", "model_miss", "wrong_refusal")}
+    assert sum(counts.values()) == 2 and counts["retrieval_miss"] == 0  # three articles: every one is offered
+    assert figures["answerable_onevent"] == 1
+    kept = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert [r["id"] for r in kept] == ["1", "2", "3"]
+    assert all(r["offered"] for r in kept[:2]) and kept[2]["refused"]
+    assert sorted(r["outcome"] for r in kept[:2]) == sorted(o for o, n in counts.items() for _ in range(n))
 
 
 def test_ingest_benchmark_compares_pipeline_and_raw_embedder(tmp_path: Path) -> None:

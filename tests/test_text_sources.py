@@ -92,6 +92,7 @@ def test_key_terms_stem_drop_stopwords_possessives_and_citations() -> None:
 def test_key_terms_keep_order_and_numbers_and_curly_apostrophes() -> None:
     assert key_terms("Trump’s 47th term: Trump, 78, returns") == ["trump", "47th", "term", "trump", "78", "return"]
     assert key_terms("What is it about?") == []
+    assert key_terms("What's the date? Who's he?") == ["date"]
 
 
 def test_strip_citations() -> None:

@@ -1,0 +1,113 @@
+"""Each story once: a new article that nearly copies a stored (or earlier) one is not stored; its outlet is noted."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ingest.articles import Article
+from ingest.dedup import NearDuplicates, Signature, signature
+from rag.config import Settings
+from rag.store import Store
+
+
+@dataclass
+class _Story:
+    """A stored article as the near-duplicate check sees it: its chunk 0 metadata and every chunk's."""
+
+    first: dict[str, Any] = field(default_factory=dict)
+    chunks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def also(self) -> str:
+        return str(self.first.get("also_reported_by") or "")
+
+
+def keep_first_copies(store: Store, todo: list[Article], existing: Collection[str],
+                      settings: Settings) -> tuple[list[Article], dict[str, str]]:
+    """Sign every article of `todo`; drop each new one that copies a story stored or kept before it.
+
+    Returns the articles to write (signed; a stored story's `also_reported_by` carried over) and, for each
+    dropped article, the id of the story it copies. Outlets of dropped copies are added to that story's
+    `also_reported_by`, in the store's metadata or on the article about to be written."""
+    stories = _stories(store)
+    index = _index(store, stories, settings)
+    kept: dict[str, Article] = {}
+    copies: dict[str, str] = {}
+    outlets: dict[str, list[str]] = defaultdict(list)
+    for article in todo:
+        sig = signature(article.text)
+        old = stories.get(article.article_id)
+        article = replace(article, minhash=sig.encode(), also_reported_by=old.also if old else "")
+        found = None if index is None or article.article_id in existing else index.match(sig, article.published)
+        if found:
+            copies[article.article_id] = found[0]
+            outlets[found[0]].append(article.source)
+            continue
+        if index is not None:
+            index.add(article.article_id, sig, article.published)
+        kept[article.article_id] = article
+    _note_outlets(store, kept, stories, outlets)
+    return list(kept.values()), copies
+
+
+def _stories(store: Store) -> dict[str, _Story]:
+    stories: dict[str, _Story] = defaultdict(_Story)
+    for cid, meta, _ in store.rows():
+        story = stories[str(meta.get("article_id", cid.rsplit(":", 1)[0]))]
+        story.chunks[cid] = meta
+        if int(meta.get("chunk_index", -1)) == 0:
+            story.first = meta
+    return dict(stories)
+
+
+def _index(store: Store, stories: dict[str, _Story], settings: Settings) -> NearDuplicates | None:
+    """The stored stories' signatures in an LSH index; stories stored before signatures existed are signed now."""
+    if settings.dedup_threshold <= 0:
+        return None
+    index = NearDuplicates(settings.dedup_threshold, days=settings.dedup_days)
+    unsigned = [aid for aid, s in stories.items() if s.first and not s.first.get("minhash")]
+    for aid, sig in _backfill(store, {aid: stories[aid] for aid in unsigned}).items():
+        stories[aid].first["minhash"] = sig.encode()
+    for aid, story in stories.items():
+        decoded = Signature.decode(str(story.first.get("minhash", "")))
+        if decoded is not None:
+            index.add(aid, decoded, str(story.first.get("published", "")))
+    return index
+
+
+def _backfill(store: Store, unsigned: dict[str, _Story]) -> dict[str, Signature]:
+    """Sign stories from their stored chunks (in order) and save each signature on the story's chunk 0."""
+    signed: dict[str, Signature] = {}
+    for aid, story in unsigned.items():
+        docs = sorted(store.get(list(story.chunks)), key=lambda d: int(d.metadata.get("chunk_index", 0)))
+        signed[aid] = signature("\n".join(d.page_content for d in docs))
+        first = next(cid for cid, m in story.chunks.items() if m is story.first)
+        store.update_metadata([first], [{**story.first, "minhash": signed[aid].encode()}])
+    return signed
+
+
+def _note_outlets(store: Store, kept: dict[str, Article], stories: dict[str, _Story],
+                  outlets: dict[str, list[str]]) -> None:
+    for aid, names in outlets.items():
+        if aid in kept:
+            article = kept[aid]
+            kept[aid] = replace(article, also_reported_by=merge_outlets(article.also_reported_by, names,
+                                                                        own=article.source))
+            continue
+        story = stories[aid]
+        also = merge_outlets(story.also, names, own=str(story.first.get("source", "")))
+        if also != story.also:
+            ids = list(story.chunks)
+            store.update_metadata(ids, [{**story.chunks[c], "also_reported_by": also} for c in ids])
+
+
+def merge_outlets(also: str, names: list[str], *, own: str) -> str:
+    """`also` (comma-separated) with `names` added, each outlet once, never the story's own outlet."""
+    merged = [o.strip() for o in also.split(",") if o.strip()]
+    for name in names:
+        if name and name != own and name not in merged:
+            merged.append(name)
+    return ", ".join(merged)

@@ -1,0 +1,47 @@
+"""Follow-up questions: the standalone question to search and answer, resolved from the last exchange when the
+LLM's rewrite leaves a reference ("that", "he", "them") unresolved."""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import key_terms, sentence_spans, strip_citations
+
+REFERENCE_RE = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|that|this|those|these|there|then|"
+                          r"so|same)\b", re.I)
+REFUSAL_START = "The articles don't say"
+
+
+def refers_back(question: str) -> bool:
+    """True when the question points at something said before: a pronoun or demonstrative, or too few words of its
+    own to stand alone ("Why?", "And Japan?")."""
+    return bool(REFERENCE_RE.search(question)) or len(key_terms(question)) <= 1
+
+
+def standalone(question: str, rewritten: str, last_question: str, last_answer: str) -> str:
+    """The rewrite when it stands alone; else the question followed by what it points at: the last answer's first
+    sentence (or, when that answer was a refusal, the last question)."""
+    if not refers_back(question) or _resolved(question, rewritten):
+        return rewritten or question
+    said = _first_sentence(strip_citations(last_answer))
+    context = said if said and not said.startswith(REFUSAL_START) else last_question
+    if not context:
+        return rewritten or question
+    return f"{question.rstrip()} ({last_question.rstrip('?')}: {context.rstrip('.')})" if said == context else \
+        f"{question.rstrip()} ({context.rstrip('?')})"
+
+
+def _resolved(question: str, rewritten: str) -> bool:
+    """True when the rewrite names something the question did not: it is not an echo and brings terms of its own."""
+    if not rewritten or _norm(rewritten) == _norm(question):
+        return False
+    return bool(set(key_terms(rewritten)) - set(key_terms(question)))
+
+
+def _first_sentence(text: str) -> str:
+    spans = sentence_spans(text)
+    return text[spans[0][0]:spans[0][1]] if spans else text.strip()
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))

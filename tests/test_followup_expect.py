@@ -1,0 +1,93 @@
+"""rag.followup (standalone follow-ups) and rag.expect (the kind of answer a question asks for)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.expect import expected, offers
+from rag.followup import refers_back, standalone
+from rag.text import key_terms
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS, DATA = REPO / "corpus", REPO / "tests" / "data"
+SEED_QUESTIONS = REPO.parent / "shared" / "eval" / "seed_questions.jsonl"
+TERMS_Q = "What are Russia's terms?"
+TERMS_A = "The withdrawal of Ukrainian forces and a guarantee that Ukraine never joins NATO [1]."
+
+
+@pytest.mark.parametrize(("question", "refers"), [
+    ("Who said that?", True), ("Has Kyiv accepted them?", True), ("When did he say it?", True),
+    ("Why?", True), ("And Japan?", True), ("Who is Dmitry Peskov?", False),
+    ("What did Zakharova say about Trump's domestic focus?", False)])
+def test_a_follow_up_refers_back_through_pronouns_or_missing_words(question: str, refers: bool) -> None:
+    assert refers_back(question) is refers
+
+
+def test_a_rewrite_that_names_what_it_points_at_is_kept() -> None:
+    rewritten = "Who said that Russia's terms include a Ukrainian withdrawal?"
+    assert standalone("Who said that?", rewritten, TERMS_Q, TERMS_A) == rewritten
+
+
+def test_an_echo_is_resolved_from_the_last_answer_without_its_citations() -> None:
+    out = standalone("Who said that?", "Who said that?", TERMS_Q, TERMS_A)
+    assert out == ("Who said that? (What are Russia's terms: The withdrawal of Ukrainian forces and a guarantee "
+                   "that Ukraine never joins NATO)")
+
+
+def test_after_a_refusal_the_last_question_is_what_a_follow_up_points_at() -> None:
+    out = standalone("Why?", "", "Did the talks fail?", "The articles don't say. The closest articles are about: X.")
+    assert out == "Why? (Did the talks fail)"
+
+
+def test_a_question_that_stands_alone_keeps_the_rewrite_or_itself() -> None:
+    assert standalone("Who is Dmitry Peskov?", "", TERMS_Q, TERMS_A) == "Who is Dmitry Peskov?"
+    assert standalone("Who is Peskov?", "Who is Dmitry Peskov?", TERMS_Q, TERMS_A) == "Who is Dmitry Peskov?"
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("How many people were evacuated?", "number"), ("What percentage of students are absent?", "number"),
+    ("When will Trump be inaugurated?", "date"), ("What year did Russia invade Ukraine?", "date"),
+    ("Which country legalised same-sex marriage?", "name"), ("Who delivered the eulogy?", "name"),
+    ("Where did the fire start?", "name"), ("Why did the talks fail?", None), ("How did Kyiv respond?", None)])
+def test_the_question_wording_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
+    assert expected(question) == kind
+
+
+@pytest.mark.parametrize(("kind", "sentence", "offered"), [
+    ("name", "Thailand became the third place in Asia to legalise it.", True),
+    ("name", "It became the third country in Asia to legalise it.", False),
+    ("name", "The country in Asia legalised it on Thursday.", False),  # "Asia" is the question's own word
+    ("number", "About 25% of students are chronically absent.", True),
+    ("number", "Many students are chronically absent.", False),
+    ("date", "He will be sworn in on Jan. 20.", True),
+    ("date", "He will be sworn in soon.", False),
+    (None, "Thailand became the third place in Asia.", False)])
+def test_a_sentence_offers_an_answer_of_that_kind_beyond_the_question(kind: str | None, sentence: str,
+                                                                      offered: bool) -> None:
+    question = "Which country in Asia legalised same-sex marriage this week?"
+    assert offers(kind, sentence, set(key_terms(question))) is offered
+
+
+def _questions(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_the_evidence_gate_lets_every_answerable_paraphrase_through(seed_settings: rag.Settings) -> None:
+    """Questions in other words than the article's reach the model; those on topics the article never touches
+    (none of their key terms in it) are refused without it."""
+    from rag.context import build_context
+    from rag.retrieve import build_retriever
+
+    retriever = build_retriever(seed_settings)
+    article = " ".join(key_terms(CORPUS.joinpath("kremlin-open-for-talks.txt").read_text()))
+    for q in _questions(DATA / "seed_paraphrases.jsonl") + _questions(SEED_QUESTIONS):
+        question = str(q["question"])
+        ctx = build_context(question, retriever.search(question), retriever.store.embeddings, seed_settings)
+        if q["answerable"]:
+            assert ctx is not None, question
+        elif not set(key_terms(question)) & set(article.split()):
+            assert ctx is None, question

@@ -141,6 +141,9 @@ def llm_errors(settings: Settings) -> Iterator[None]:
 
 @lru_cache(maxsize=2)
 def _llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatModel:
+    # llama.cpp's OpenMP threads spin while they wait: with anything else busy on 2 cores (an ingest, a feed poll,
+    # the embedder) a 305-token prompt took 163 s instead of 27 s. Passive waiting yields the core instead.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         from langchain_community.chat_models import ChatLlamaCpp
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnablePassthrough
@@ -78,9 +78,10 @@ def warm_up(retriever: HybridRetriever, model: BaseChatModel | None) -> None:
         retriever.lexical()
         if model is None:
             return
-        stream = model.stream(answer_messages("", date.today().isoformat(), Context([], [])))
+        stream = cast(Generator[Any, None, None], model.stream(answer_messages("", date.today().isoformat(),
+                                                                               Context([], []))))
         next(stream, None)
-        stream.close()  # now, not when collected: a local model holds its lock until the stream ends
+        stream.close()  # now, not when collected: a local model holds its lock until its stream ends
     except Exception:  # noqa: BLE001 - best effort: if it fails, the first question loads these itself
         return
 

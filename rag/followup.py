@@ -32,8 +32,9 @@ def standalone(question: str, rewritten: str, last_question: str, last_answer: s
 
 
 def _resolved(question: str, rewritten: str) -> bool:
-    """True when the rewrite names something the question did not: it is not an echo and brings terms of its own."""
-    if not rewritten or _norm(rewritten) == _norm(question):
+    """True when the rewrite is a question (a small model sometimes answers instead) that names something the
+    question did not: it is not an echo and brings terms of its own."""
+    if not rewritten.rstrip().endswith("?") or _norm(rewritten) == _norm(question):
         return False
     return bool(set(key_terms(rewritten)) - set(key_terms(question)))
 

@@ -25,7 +25,7 @@ EXAMPLES = (  # (question with passages, answer) pairs shown before the real que
 
 REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation.
 Replace pronouns and vague references ("he", "she", "it", "they", "them", "that", "there") with the names and things they refer to, taken from the conversation, usually from the last answer.
-Reply with the rewritten question only, on one line.
+Reply with the rewritten question only, on one line, ending with a question mark. Never answer it.
 
 Examples:
 Conversation:
@@ -44,7 +44,13 @@ Conversation:
 User: Which company recalled its cars?
 Assistant: Volvo recalled 70,000 cars.
 Last question: Why?
-Standalone question: Why did Volvo recall 70,000 cars?"""
+Standalone question: Why did Volvo recall 70,000 cars?
+
+Conversation:
+User: What did the council decide about the road budget?
+Assistant: The council approved a budget of $3 million for road repairs.
+Last question: Has the mayor signed it?
+Standalone question: Has the mayor signed the $3 million road repair budget?"""
 
 REWRITE_USER = """Conversation:
 {history}

@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable
 
 import rag
 from rag import prompts
+from rag.text import sentence_spans
 
 QUESTION = "What did Peskov say about relations between the two nuclear powers?"
 LOWEST = "historically lowest point"
@@ -316,4 +317,7 @@ def test_the_stream_names_the_passages_before_the_answer_starts(seed_settings: r
     out = chain.invoke({"question": QUESTION})
     assert 0 < len(out["passages"]) <= seed_settings.context_passages
     assert all(d.metadata["title"] for d in out["passages"])
-    assert all(any(d.page_content in p.page_content for p in out["passages"]) for d in out["context"])
+    offered = {d.id: d.page_content for d in out["passages"]}
+    for excerpt in out["context"]:  # what the LLM read: sentences of the passages offered
+        start, end = sentence_spans(excerpt.page_content)[0]
+        assert excerpt.page_content[start:end] in offered[excerpt.id]

@@ -91,3 +91,9 @@ def test_the_evidence_gate_lets_every_answerable_paraphrase_through(seed_setting
             assert ctx is not None, question
         elif not set(key_terms(question)) & set(article.split()):
             assert ctx is None, question
+
+
+def test_a_rewrite_that_answers_instead_of_asking_is_not_taken() -> None:
+    out = standalone("Has Kyiv accepted them?", "Kyiv has not accepted the terms offered by Russia.", TERMS_Q,
+                     TERMS_A)
+    assert out.startswith("Has Kyiv accepted them? (What are Russia's terms: The withdrawal of Ukrainian forces")

@@ -11,8 +11,10 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from newsserver import LocalServer, send_json
 
 
 def hashed_vector(text: str, dim: int) -> list[float]:
@@ -23,7 +25,7 @@ def hashed_vector(text: str, dim: int) -> list[float]:
     return vector
 
 
-class ModelServer:
+class ModelServer(LocalServer):
     """`base` is http://127.0.0.1:N; `openai_url` its /v1. `requests` holds (path, body) of every request."""
 
     def __init__(self, *, dim: int = 64, models: tuple[str, ...] = ("embed", "chat"), first: float = 0.0,
@@ -34,19 +36,8 @@ class ModelServer:
         self.active = self.peak = 0  # requests in flight, and the most at once
         self.chats = self.chat_peak = 0  # the same for chat completions
         self.lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(_handler(self))
         self.openai_url = self.base + "/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> ModelServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
     def embedded(self) -> list[str]:
         """Every text the server was asked to embed, in order."""
@@ -122,11 +113,6 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(_chunk(body["model"]) + b"data: [DONE]\n\n")
 
         def send_json(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
     return Handler

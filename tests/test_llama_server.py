@@ -4,7 +4,6 @@ protocol answers the seed question through NEWSDESK_LLM=openai:<name>."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,13 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from test_app import free_port
 
 from ingest.index import ingest_paths
 from rag import Settings, build_chain
 from rag.local import local_gguf
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

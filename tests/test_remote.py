@@ -4,7 +4,6 @@ ingest and questions embed through it, batched; busy answers are retried; failur
 from __future__ import annotations
 
 import math
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from conftest import WriteArticle
 from langchain_core.language_models import FakeListChatModel
 from modelserver import ModelServer
+from test_app import free_port
 
 import rag
 from ingest.index import ingest_paths
@@ -29,10 +29,7 @@ def server() -> Iterator[ModelServer]:
         yield srv
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+closed_port = free_port  # a port nothing listens on: bound to get a free number, then closed
 
 
 def remote_settings(tmp_path: Path, server: ModelServer, **overrides: object) -> rag.Settings:

@@ -1,10 +1,14 @@
 """The scale-out set-up of the README, for real: a `chroma run` server, an embedding server and an LLM server (one
-OpenAI-compatible test server plays both), and two chat processes sharing the Chroma server and the lexical index
-file. Both answer the same, and both answer from an article that a third process ingests."""
+OpenAI-compatible test server plays both), two chat processes sharing the Chroma server and the lexical index
+file, and nginx with `docs/nginx.conf` giving them one address. Both answer the same, both answer from an article
+that a third process ingests, and the one address keeps answering when the process behind it stops."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +70,38 @@ def wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float = 240) -
         time.sleep(0.5)
 
 
+def start_proxy(chat_urls: list[str], root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """nginx with docs/nginx.conf, its ports (7860 in front, 7861 and 7862 behind) changed to free ones."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx missing; run: make nginx (apt-get install -y nginx-light)"
+    port, behind = free_port(), [url.rsplit(":", 1)[1] for url in chat_urls]
+    conf = (REPO / "docs" / "nginx.conf").read_text().replace("127.0.0.1:7860", f"127.0.0.1:{port}")
+    conf = conf.replace("127.0.0.1:7861", f"127.0.0.1:{behind[0]}").replace("127.0.0.1:7862", f"127.0.0.1:{behind[1]}")
+    root.mkdir()
+    (root / "nginx.conf").write_text(conf)
+    with (root / "stderr.log").open("wb") as out:
+        proc = subprocess.Popen([nginx, "-p", str(root), "-e", "stderr", "-c", str(root / "nginx.conf")],
+                                stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not listening(port):
+        assert proc.poll() is None and time.monotonic() < deadline, (root / "stderr.log").read_text()
+        time.sleep(0.2)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def last_upstream(root: Path) -> str:
+    """The chat process (host:port) nginx passed the last answer to."""
+    streamed = [line for line in (root / "access.log").read_text().splitlines() if "/queue/data" in line]
+    found = re.search(r"upstream=(\S+)", streamed[-1])
+    assert found, streamed[-1]
+    return found.group(1).split(",")[-1].strip()
+
+
 def test_two_chat_processes_share_the_servers_and_the_lexical_index(servers: tuple[ChromaServer, ModelServer],
                                                                     tmp_path: Path) -> None:
     chroma, models = servers
@@ -85,6 +121,16 @@ def test_two_chat_processes_share_the_servers_and_the_lexical_index(servers: tup
         later = [ask(url, "Where do kestrels nest again?") for _, url in chats]
         assert [answer_of(r) for r in later] == [app.esc(KESTRELS)] * 2
         assert all("Kestrels back at the mill" in sources_of(r) for r in later)
+        proxy, address = start_proxy([url for _, url in chats], tmp_path / "nginx")
+        chats.append((proxy, address))
+        assert answer_of(ask(address, question)) == app.esc(BRIDGE)  # one address, either process behind it
+        used = last_upstream(tmp_path / "nginx")
+        stopped = next(proc for proc, url in chats[:2] if url.endswith(used))
+        stopped.terminate()
+        stopped.wait(timeout=60)
+        through = ask(address, "Where do kestrels nest again?")
+        assert answer_of(through) == app.esc(KESTRELS) and "Kestrels back at the mill" in sources_of(through)
+        assert last_upstream(tmp_path / "nginx") not in ("", used)  # the other process answered, same address
     finally:
         for proc, _ in chats:
             proc.terminate()

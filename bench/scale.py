@@ -6,10 +6,13 @@ synthetic articles whose sentences are sampled from the dev slice; their vectors
 appends to --results: ingest passages/s, the time to add one article in process (stand-in embedder) and with
 `python -m ingest one.md` (a new process, MiniLM embedding the article), hybrid query p50/p95 over the dev
 questions, a new process's cold start to its first query (MiniLM loaded, as the chat does) and its peak resident
-memory, and the store's size on disk. `--plot docs/scale.png` draws the figures of every size in --results.
+memory, and the store's size on disk. A store already under --root is carried on from what it holds (so a second
+run measures again without building); `--minutes` stops a build early and measures the store as far as it got.
+`--plot docs/scale.png` draws the figures of every size in --results.
 
     python bench/scale.py --articles ../shared/data/realtimeqa-dev/articles.jsonl \\
-        --questions ../shared/data/realtimeqa-dev/questions.jsonl --sizes 10000 100000 --root /tmp/scale
+        --questions ../shared/data/realtimeqa-dev/questions.jsonl --sizes 10000 100000 --root /tmp/scale \\
+        --plot docs/scale.png
 """
 
 from __future__ import annotations
@@ -81,46 +84,52 @@ def synthetic(i: int, pool: tuple[list[str], list[str], list[str]], words: int =
                    source=rng.choice(outlets), url=f"https://example.com/{i}", published=day)
 
 
-def build(root: Path, n: int, pool: Any) -> dict[str, float]:
-    """Ingest synthetic articles until the store holds `n` passages; passages/s of the whole build."""
+def build(root: Path, n: int, pool: Any, minutes: float | None = None) -> dict[str, Any]:
+    """Ingest synthetic articles until the store holds `n` passages (carrying on from what it holds already), or
+    until `minutes` run out; passages/s of this build."""
     from ingest.index import ingest_articles
     from rag.config import Settings
+    from rag.corpus import load_tally
     from rag.store import open_store
 
     store = open_store(Settings(store_dir=root, data_dir=root / "data"), embeddings=StandIn())
-    started, i, count = time.perf_counter(), 0, 0
-    while count < n:
+    started, before = time.perf_counter(), store.count()
+    i, count = load_tally(store).articles, before
+    while count < n and (minutes is None or time.perf_counter() - started < 60 * minutes):
         size = min(PER_RUN, max(1, int((n - count) / (count / i if i else 3.7))))
         ingest_articles([synthetic(i + k, pool) for k in range(size)], store.settings, store=store, progress=False)
         i, count = i + size, store.count()
         print(f"  {count} passages, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
-    return {"passages": count, "articles": i, "build_s": seconds, "ingest_passages_per_s": count / seconds}
+    built = {"build_s": seconds, "ingest_passages_per_s": (count - before) / seconds} if count > before else {}
+    return {"passages": count, "articles": i, "reached": count >= n, **built}
 
 
-def add_one(root: Path, pool: Any, n: int) -> dict[str, float]:
-    """Seconds to add one new article: in process (stand-in embedder, store open), and as `python -m ingest`."""
+def add_one(root: Path, pool: Any, *, repeats: int = 3) -> dict[str, float]:
+    """Median seconds to add one new article: in process (stand-in embedder, store open; `2 * repeats` times), and
+    as `python -m ingest one.md` (a new process, MiniLM embedding the article; `repeats` times)."""
     from ingest.index import ingest_paths
     from rag.config import Settings
     from rag.store import open_store
 
     store = open_store(Settings(store_dir=root, data_dir=root / "data"), embeddings=StandIn())
-    timings = {}
-    for label, i in (("add_one_in_process_s", 10**8 + n), ("add_one_cli_s", 2 * 10**8 + n)):
-        article = synthetic(i, pool)
-        path = root.parent / f"one-{i}.md"
-        path.write_text(f"---\ntitle: {article.title}\nsource: {article.source}\npublished: {article.published}\n"
-                        f"id: {article.article_id}\n---\n{article.text}\n")
-        started = time.perf_counter()
-        if label == "add_one_in_process_s":
-            summary = ingest_paths([path], store.settings, progress=False, store=store)
-            assert summary.added == 1, summary.line()
-        else:
-            done = subprocess.run([sys.executable, "-m", "ingest", "--quiet", "--store", str(root), str(path)],
-                                  cwd=REPO, capture_output=True, text=True, timeout=600)
-            assert done.stdout.startswith("1 added"), done.stdout + done.stderr
-        timings[label] = time.perf_counter() - started
-    return timings
+    timings: dict[str, list[float]] = {"add_one_in_process_s": [], "add_one_cli_s": []}
+    for label, times in (("add_one_in_process_s", 2 * repeats), ("add_one_cli_s", repeats)):
+        for _ in range(times):
+            article = synthetic(time.time_ns() % 10**12, pool)  # an id no earlier run used
+            path = root.parent / f"one-{article.article_id}.md"
+            path.write_text(f"---\ntitle: {article.title}\nsource: {article.source}\npublished: {article.published}"
+                            f"\nid: {article.article_id}\n---\n{article.text}\n")
+            started = time.perf_counter()
+            if label == "add_one_in_process_s":
+                summary = ingest_paths([path], store.settings, progress=False, store=store)
+                assert summary.added == 1, summary.line()
+            else:
+                done = subprocess.run([sys.executable, "-m", "ingest", "--quiet", "--store", str(root), str(path)],
+                                      cwd=REPO, capture_output=True, text=True, timeout=600)
+                assert done.stdout.startswith("1 added"), done.stdout + done.stderr
+            timings[label].append(time.perf_counter() - started)
+    return {label: statistics.median(times) for label, times in timings.items()}
 
 
 def queries(root: Path, questions: Path) -> dict[str, float]:
@@ -144,13 +153,18 @@ def queries(root: Path, questions: Path) -> dict[str, float]:
             "query_p95_ms": 1000 * latency[int(0.95 * (len(latency) - 1))]}
 
 
-def cold(root: Path) -> dict[str, float]:
-    """A new process: import, open the store, load MiniLM and the lexical index, answer one retrieval query."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--cold", str(root)], cwd=REPO,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return {"cold_start_s": time.perf_counter() - started, "rss_mb": float(done.stdout.split()[-1])}
+def cold(root: Path, repeats: int = 3) -> dict[str, float]:
+    """A new process: import, open the store, load MiniLM and the lexical index, answer one retrieval query
+    (median of `repeats` processes; the most resident memory one of them reached)."""
+    seconds, rss = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--cold", str(root)], cwd=REPO,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-2000:]
+        seconds.append(time.perf_counter() - started)
+        rss.append(float(done.stdout.split()[-1]))
+    return {"cold_start_s": statistics.median(seconds), "rss_mb": max(rss)}
 
 
 def first_query(root: Path) -> None:
@@ -191,9 +205,26 @@ def plot(results: list[dict[str, Any]], out: Path) -> None:
         ax.set_xlabel("passages")
         ax.grid(alpha=0.3)
     axes.flat[1].legend(["in process", "python -m ingest"], fontsize=8)
-    fig.suptitle("Newsdesk at N passages (2 cores; bench/scale.py)")
+    fig.suptitle("Newsdesk at N passages (2 cores, shared with other jobs; bench/scale.py)")
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The README's scale table: one column per store in --results."""
+    rows = sorted(results, key=lambda r: r["passages"])
+    lines = [("passages (articles)", lambda r: f"{r['passages']:,} ({r['articles']:,})"),
+             ("ingest, passages/s (stand-in embedder)", lambda r: f"{r['ingest_passages_per_s']:.0f}"),
+             ("add one article in process, beyond embedding", lambda r: f"{r['add_one_in_process_s']:.2f} s"),
+             ("`python -m ingest one.md` (process start, MiniLM)", lambda r: f"{r['add_one_cli_s']:.1f} s"),
+             ("hybrid query p50 / p95", lambda r: f"{r['query_p50_ms']:.0f} / {r['query_p95_ms']:.0f} ms"),
+             ("cold start to first query (MiniLM loaded)", lambda r: f"{r['cold_start_s']:.1f} s"),
+             ("resident memory of that process", lambda r: f"{r['rss_mb']:.0f} MB"),
+             ("disk: Chroma + lexical index", lambda r: f"{r['disk_chroma_mb']:,.0f} + {r['disk_lexical_mb']:,.0f} MB")]
+    head = "| N | " + " | ".join(f"{r['n']:,}" + ("" if r.get("reached", True) else
+                                               f" (build stopped after {r['build_s'] / 60:.0f} min)") for r in rows)
+    out = [head + " |", "|---" * (len(rows) + 1) + "|"]
+    return "\n".join(out + [f"| {name} | " + " | ".join(cell(r) for r in rows) + " |" for name, cell in lines])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=Path("/tmp/newsdesk-scale"), help="where the stores are built")
     p.add_argument("--results", type=Path, default=REPO / "bench" / "scale.json", help="figures, one row per size")
     p.add_argument("--plot", type=Path, help="draw every size in --results here (a PNG)")
+    p.add_argument("--table", action="store_true", help="print the README's table of every size in --results")
+    p.add_argument("--minutes", type=float, help="stop building a store after this long and measure it as it is "
+                   "(the row records the passages reached)")
+    p.add_argument("--repeats", type=int, default=3, help="new processes timed for `python -m ingest` and the cold "
+                   "start (medians; in process, twice as many additions)")
     p.add_argument("--cold", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cold:
@@ -213,13 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     pool = sentences(args.articles) if args.sizes else None
     for n in args.sizes:
         root = args.root / str(n) / "chroma"
-        row = {"n": n, **build(root, n, pool)}
-        row |= add_one(root, pool, n) | queries(root, args.questions) | cold(root) | disk(root)
-        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        earlier = next((r for r in results if r["n"] == n), {})  # its build figures, if this run builds nothing
+        row = {**earlier, "n": n, **build(root, n, pool, args.minutes)}
+        row |= add_one(root, pool, repeats=args.repeats) | queries(root, args.questions) | cold(root, args.repeats)
+        row |= disk(root)
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
         results = [r for r in results if r["n"] != n] + [row]
         args.results.write_text(json.dumps(results, indent=1) + "\n")
     if args.plot:
         plot(results, args.plot)
+    if args.table:
+        print(table(results))
     return 0
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     chain = build_chain(settings)
     built = time.perf_counter() - started
     time.sleep(args.idle)
-    first, full, _ = timed_stream(chain, {"question": args.question})
+    first, full, _, _ = timed_stream(chain, {"question": args.question})
     print(f"warm_start={settings.warm_start}: build_chain {built:.2f} s; first question after {args.idle:.0f} s idle: "
           f"first chunk {first:.2f} s, full answer {full:.2f} s")
 

@@ -23,7 +23,7 @@ CONVERSATIONS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "seed_
 def first_chunk(chain: Any, question: str, history: list[tuple[str, str]]) -> tuple[float, str]:
     from rag.eval import timed_stream
 
-    first, _, out = timed_stream(chain, {"question": question, "chat_history": history})
+    first, _, out, _ = timed_stream(chain, {"question": question, "chat_history": history})
     return first, out["answer"]
 
 

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
-from rag.expect import expected, offers, topic_terms
+from rag.expect import topic_terms
 from rag.text import idf_overlap, key_terms, sentence_spans
 
 INJECTION_RE = re.compile(
@@ -20,10 +20,6 @@ EMBED_GROUP = 12  # texts embedded together at question time: short groups of si
 RANK_PENALTY = 0.03  # per rank of the passage a sentence comes from
 LEXICAL_WEIGHT = 0.5  # weight of key-term overlap beside cosine similarity
 MIN_SIMILARITY = 0.4  # a sentence this close to the question (cosine) is evidence enough in other words
-ANSWER_WEIGHT = 0.0
-SPREAD = False
-SENTENCE_WINDOW = 200
-MAX_PASSAGES = 3  # bonus for a sentence holding the kind of answer the question asks for (a name, number, date)
 
 
 @dataclass
@@ -85,9 +81,6 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
         return Context([], [])
     texts = [passages[r].page_content[s:e] for r, s, e in pool]
     scores, dense = _scores(question, texts, [r for r, _, _ in pool], embeddings)
-    if SPREAD:
-        ranks, excerpts = _spread(pool, texts, scores, windows * chars)
-        return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))], float(dense.max()))
     best: dict[int, int] = {}  # passage -> index in pool of its best sentence
     for i in np.argsort(-scores).tolist():
         best.setdefault(pool[i][0], i)
@@ -95,38 +88,6 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     excerpts = [" ".join(texts[i] for i in _window([i for i, p in enumerate(pool) if p[0] == r], best[r], texts, chars))
                 for r in ranks]
     return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))], float(dense.max()))
-
-
-def _spread(pool: list[tuple[int, int, int]], texts: list[str], scores: np.ndarray, budget: int
-            ) -> tuple[list[int], list[str]]:
-    """Spend `budget` characters on the best sentences, best first, each in a small window of its neighbours;
-    windows of one passage are joined in article order ("…" between runs that do not touch)."""
-    covered: dict[int, set[int]] = {}  # passage -> sentences taken
-    used = 0
-    for i in np.argsort(-scores).tolist():
-        passage = pool[i][0]
-        if any(i in taken for taken in covered.values()):
-            continue
-        if passage not in covered and len(covered) == MAX_PASSAGES:
-            continue
-        own = [j for j, p in enumerate(pool) if p[0] == passage]
-        new = [j for j in _window(own, i, texts, SENTENCE_WINDOW) if j not in covered.get(passage, set())]
-        cost = sum(len(texts[j]) + 1 for j in new)
-        if used + cost > budget:
-            new, cost = [i], len(texts[i]) + 1
-            if used + cost > budget:
-                continue
-        covered.setdefault(passage, set()).update(new)
-        used += cost
-    ranks = list(covered)  # in the order of their best sentence
-    return ranks, [_join(sorted(covered[r]), texts) for r in ranks]
-
-
-def _join(indexes: list[int], texts: list[str]) -> str:
-    parts: list[str] = []
-    for k, i in enumerate(indexes):
-        parts.append(("" if k == 0 else " " if indexes[k - 1] == i - 1 else " … ") + texts[i])
-    return "".join(parts)
 
 
 def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> list[int]:
@@ -151,9 +112,7 @@ def _scores(question: str, texts: list[str], ranks: list[int], embeddings: Embed
     dense = vectors[1:] @ vectors[0]
     terms = set(key_terms(question))
     lexical = np.array(idf_overlap(terms, [set(key_terms(t)) for t in texts]))
-    kind = expected(question)
-    answer = np.array([offers(kind, t, terms) for t in texts], dtype=float)
-    return dense + LEXICAL_WEIGHT * lexical + ANSWER_WEIGHT * answer - RANK_PENALTY * np.array(ranks), dense
+    return dense + LEXICAL_WEIGHT * lexical - RANK_PENALTY * np.array(ranks), dense
 
 
 def embed_by_length(embeddings: Embeddings, texts: list[str]) -> np.ndarray:

@@ -211,6 +211,7 @@ def answer_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "refusal_rate_rest": sum(r["refused"] for r in rest) / max(1, len(rest)),
         "prompt_keeps_offered": sum(r["in_prompt"] for r in offered) / max(1, len(offered)),
         "citation_precision": good / max(1, total), "citations": total,
+        "passages_shown_p50_s": statistics.median(r["reading"] for r in rows) if rows else float("nan"),
         "first_token_p50_s": statistics.median(r["first"] for r in rows) if rows else float("nan"),
         "first_token_p95_s": percentile([r["first"] for r in rows], 0.95),
         "full_answer_p50_s": statistics.median(r["full"] for r in rows) if rows else float("nan"),
@@ -226,27 +227,31 @@ def _onevent_ids(args: argparse.Namespace) -> set[str]:
     return {str(q["id"]) for q in load_questions(path)}
 
 
-def timed_stream(chain: Any, inputs: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
-    """Stream one answer: (seconds to its first answer chunk, seconds to the whole answer, the merged output)."""
+def timed_stream(chain: Any, inputs: dict[str, Any]) -> tuple[float, float, dict[str, Any], float]:
+    """Stream one answer: (seconds to its first answer chunk, seconds to the whole answer, the merged output,
+    seconds to the retrieved passages, what the chat shows as being read)."""
     started = time.perf_counter()
     first: float | None = None
+    reading: float | None = None
     out: dict[str, Any] = {"answer": "", "sources": []}
     for chunk in chain.stream(inputs):
+        if "passages" in chunk and reading is None:
+            reading = time.perf_counter() - started
         if chunk.get("answer") and first is None:
             first = time.perf_counter() - started
         out.update({k: out.get(k, "") + v if k == "answer" else v for k, v in chunk.items()})
     full = time.perf_counter() - started
-    return first or full, full, out
+    return first or full, full, out, reading if reading is not None else full
 
 
 def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
     from rag.sources import format_passages
 
-    first, full, out = timed_stream(chain, {"question": q["question"], "as_of": q.get("date")})
+    first, full, out, reading = timed_stream(chain, {"question": q["question"], "as_of": q.get("date")})
     answer, gold = out["answer"], q["must_include"]
     context = out.get("context") or []
     row = {"id": str(q.get("id")), "gold": gold, "answerable": q["answerable"], "answer": answer,
-           "first": first, "full": full,
+           "reading": reading, "first": first, "full": full,
            "correct": contains(first_sentence(answer), gold),
            "refused": answer.startswith("The articles don't say"),
            "offered": hit_rank(out.get("passages") or [], gold) is not None,
@@ -282,7 +287,7 @@ def _converse(chain: Any, conv: dict[str, Any]) -> dict[str, Any]:
     first = 0.0
     for turn in conv["turns"]:
         asked = {"question": turn, "chat_history": list(history), "as_of": conv.get("date")}
-        first, _, out = timed_stream(chain, asked)
+        first, _, out, _ = timed_stream(chain, asked)
         history += [("human", turn), ("ai", out["answer"])]
     return {"id": conv.get("id"), "standalone": out.get("standalone"), "answer": out.get("answer", ""),
             "first": first, "correct": contains(first_sentence(out.get("answer", "")), conv["final_must_include"])}

@@ -81,7 +81,7 @@ def test_each_answerable_question_is_lost_in_exactly_one_place(flags: dict[str, 
 def test_answer_figures_count_what_the_prompt_keeps_of_what_was_offered() -> None:
     def row(correct: bool, offered: bool, in_prompt: bool, answerable: bool = True) -> dict[str, object]:
         return {"answerable": answerable, "correct": correct, "refused": False, "offered": offered,
-                "in_prompt": in_prompt, "citations": (1, 1), "first": 1.0, "full": 2.0}
+                "in_prompt": in_prompt, "citations": (1, 1), "reading": 0.5, "first": 1.0, "full": 2.0}
     rows = [row(True, True, True), row(False, True, False), row(False, False, False), row(False, True, True),
             row(False, False, False, answerable=False)]
     f = answer_figures(rows)
@@ -162,7 +162,7 @@ def test_answers_command_with_a_small_local_llm(tmp_path: Path, capsys: pytest.C
     assert sum(figures[o] for o in OUTCOMES) == 2
     assert (figures["accuracy"], figures["wrong_refusals"]) == (figures["right"] / 2, figures["wrong_refusal"] / 2)
     assert (figures["accuracy"], figures["citations"]) == (0.5, 2)  # measured: Grindavik right, Madrid missed
-    assert 0 < figures["first_token_p50_s"] <= figures["full_answer_p50_s"]
+    assert 0 < figures["passages_shown_p50_s"] < figures["first_token_p50_s"] <= figures["full_answer_p50_s"]
     assert figures["first_token_p95_s"] <= figures["full_answer_p95_s"] and figures["chain_ready_s"] > 0
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.expect import expected, offers
 from rag.followup import refers_back, standalone
 from rag.text import key_terms
 
@@ -46,30 +45,6 @@ def test_after_a_refusal_the_last_question_is_what_a_follow_up_points_at() -> No
 def test_a_question_that_stands_alone_keeps_the_rewrite_or_itself() -> None:
     assert standalone("Who is Dmitry Peskov?", "", TERMS_Q, TERMS_A) == "Who is Dmitry Peskov?"
     assert standalone("Who is Peskov?", "Who is Dmitry Peskov?", TERMS_Q, TERMS_A) == "Who is Dmitry Peskov?"
-
-
-@pytest.mark.parametrize(("question", "kind"), [
-    ("How many people were evacuated?", "number"), ("What percentage of students are absent?", "number"),
-    ("When will Trump be inaugurated?", "date"), ("What year did Russia invade Ukraine?", "date"),
-    ("Which country legalised same-sex marriage?", "name"), ("Who delivered the eulogy?", "name"),
-    ("Where did the fire start?", "name"), ("Why did the talks fail?", None), ("How did Kyiv respond?", None)])
-def test_the_question_wording_says_what_kind_of_answer_it_wants(question: str, kind: str | None) -> None:
-    assert expected(question) == kind
-
-
-@pytest.mark.parametrize(("kind", "sentence", "offered"), [
-    ("name", "Thailand became the third place in Asia to legalise it.", True),
-    ("name", "It became the third country in Asia to legalise it.", False),
-    ("name", "The country in Asia legalised it on Thursday.", False),  # "Asia" is the question's own word
-    ("number", "About 25% of students are chronically absent.", True),
-    ("number", "Many students are chronically absent.", False),
-    ("date", "He will be sworn in on Jan. 20.", True),
-    ("date", "He will be sworn in soon.", False),
-    (None, "Thailand became the third place in Asia.", False)])
-def test_a_sentence_offers_an_answer_of_that_kind_beyond_the_question(kind: str | None, sentence: str,
-                                                                      offered: bool) -> None:
-    question = "Which country in Asia legalised same-sex marriage this week?"
-    assert offers(kind, sentence, set(key_terms(question))) is offered
 
 
 def _questions(path: Path) -> list[dict[str, object]]:

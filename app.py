@@ -15,10 +15,12 @@ from ingest.watch import Watcher
 from rag import BadQuestionError, Filters, HybridRetriever, NewsdeskError, Settings, build_chain, build_retriever
 from rag.config import load_settings
 from rag.corpus import CorpusStats, corpus_stats
+from rag.models import LOCAL_LLMS
 
 EXAMPLES = ["What are Russia's terms?", "Who is Dmitry Peskov?", "When will Trump be inaugurated?"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-CHAT_CONCURRENCY = 4  # the local LLM is serialized by the chain's lock; retrieval of other chats overlaps it
+LOCAL_CONCURRENCY = 4  # a local LLM answers one chat at a time (rag.models); retrieval of the others overlaps it
+SERVER_CONCURRENCY = 32  # an LLM server takes concurrent requests: the chat does not make them queue here
 _ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'[]()*_`~#|\\!"})
 
 
@@ -236,7 +238,14 @@ def build_app(settings: Settings, chain: Any | None = None, *, retriever: Hybrid
             gr.Timer(30).tick(make_refresh(retriever, watcher), outputs=[corpus, outlets], api_visibility="private")
         files.upload(make_upload(settings, retriever), inputs=files, outputs=[status, corpus, outlets],
                      api_name="upload", concurrency_limit=1, concurrency_id="ingest")
-    return demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
+    return demo.queue(default_concurrency_limit=chat_concurrency(settings))
+
+
+def chat_concurrency(settings: Settings) -> int:
+    """Chats answered at once: NEWSDESK_CHAT_CONCURRENCY, else few for a local LLM and many for a server."""
+    if settings.chat_concurrency:
+        return settings.chat_concurrency
+    return LOCAL_CONCURRENCY if settings.llm in LOCAL_LLMS else SERVER_CONCURRENCY
 
 
 def check_access(settings: Settings) -> tuple[str, str] | None:

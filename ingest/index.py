@@ -17,8 +17,8 @@ from ingest.split import split_article
 from ingest.stories import keep_first_copies
 from rag.config import Settings
 from rag.corpus import CORPUS, ArticleInfo, Tally, article_info, load_tally
-from rag.lexical import load_lexical
-from rag.store import GENERATION, Store, embed_text, open_store
+from rag.lexical import LexicalIndex, synced
+from rag.store import GENERATION, Store, embed_text, new_generation, open_store
 
 BATCH_CHUNKS = 256  # chunks embedded and written together; a batch holds whole articles only
 
@@ -84,34 +84,44 @@ def ingest_articles(articles: Iterable[Article], settings: Settings, *, store: S
         existing = _existing(store, None if prune else [a.article_id for a in unique])
         todo = [a for a in unique if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
         summary.unchanged = len(unique) - len(todo)
-        if todo:
-            todo, summary.copies = keep_first_copies(store, todo, existing, settings)
+        lexical = synced(store) if todo or prune else None  # an index out of step is rebuilt first, not patched
+        if todo and lexical:
+            todo, summary.copies = keep_first_copies(store, todo, existing, settings, lexical)
         summary.updated = sum(a.article_id in existing for a in todo)
         summary.added = len(todo) - summary.updated
         seen = {a.article_id for a in unique}
         gone = [aid for aid in existing if aid not in seen] if prune else []
         summary.removed = len(gone)
-        _apply(store, todo, gone, existing, settings, summary, progress=progress, stop=stop)
-        load_lexical(store)  # rebuilt for the new generation, and cached
+        _apply(store, lexical, todo, gone, existing, settings, summary, progress=progress, stop=stop)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _apply(store: Store, todo: list[Article], gone: list[str], existing: dict[str, _Existing], settings: Settings,
-           summary: Summary, *, progress: bool, stop: Callable[[], bool] | None) -> None:
+def _apply(store: Store, lexical: LexicalIndex | None, todo: list[Article], gone: list[str],
+           existing: dict[str, _Existing], settings: Settings, summary: Summary, *, progress: bool,
+           stop: Callable[[], bool] | None) -> None:
     """Write `todo` and delete `gone`, recording the change in the collection's metadata: a new generation, and
     the corpus tally updated article by article. The tally is removed before the first write, so a reader (or
-    the next run, after a crash) counts again until it is back."""
+    the next run, after a crash) counts again until it is back. The lexical index changes with each batch, just
+    before the collection does, and announces each generation before it is stamped (rag.lexical.synced)."""
     tally, recorded = load_tally(store), store.metadata()
     if not (todo or gone) and GENERATION in recorded and CORPUS in recorded:
         return
-    store.stamp(**{CORPUS: None})
-    summary.chunks, summary.written = _write(store, todo, existing, settings, progress, tally, stop)
+    lexical = lexical or synced(store)
+    _stamp(store, lexical, **{CORPUS: None})
+    summary.chunks, summary.written = _write(store, lexical, todo, existing, settings, progress, tally, stop)
     summary.stopped = len(summary.written) < len(todo)
+    lexical.replace(gone, [])
     store.delete([cid for aid in gone for cid in existing[aid].ids])
     for aid in gone:
         tally.remove(aid, existing[aid].info, len(existing[aid].ids))
-    store.stamp(**{CORPUS: tally.dumps()})
+    lexical.settle(str(store.collection.id), _stamp(store, lexical, **{CORPUS: tally.dumps()}))
+
+
+def _stamp(store: Store, lexical: LexicalIndex, **values: str | None) -> str:
+    generation = new_generation()
+    lexical.expect(generation)
+    return store.stamp(generation, **values)
 
 
 def ingest_files(paths: Iterable[Path], settings: Settings, *, store: Store | None = None) -> Summary:
@@ -142,8 +152,9 @@ def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
     return list(seen.values())
 
 
-def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], settings: Settings,
-           progress: bool, tally: Tally, stop: Callable[[], bool] | None = None) -> tuple[int, list[str]]:
+def _write(store: Store, lexical: LexicalIndex, todo: list[Article], existing: dict[str, _Existing],
+           settings: Settings, progress: bool, tally: Tally, stop: Callable[[], bool] | None = None
+           ) -> tuple[int, list[str]]:
     """Embed batch after batch; each batch is written by a helper thread while the next one is embedded. The
     tally counts each article written out in its old version and in with its new one.
 
@@ -163,7 +174,7 @@ def _write(store: Store, todo: list[Article], existing: dict[str, _Existing], se
             vectors = store.embeddings.embed_documents([embed_text(d) for d in docs])
             if pending is not None:
                 pending.result()  # the previous write, re-raising its error
-            pending = writer.submit(_replace, store, stale, docs, vectors)
+            pending = writer.submit(_replace, store, lexical, [a.article_id for a, _ in batch], stale, docs, vectors)
             pending.add_done_callback(_count(bar, len(docs)))
             written += [a.article_id for a, _ in batch]
         if pending is not None:
@@ -185,7 +196,12 @@ def _count(bar: tqdm, n: int) -> Callable[[Future[None]], None]:
     return lambda done: None if done.exception() else bar.update(n)
 
 
-def _replace(store: Store, stale: list[str], docs: list[Document], vectors: list[list[float]]) -> None:
+def _replace(store: Store, lexical: LexicalIndex, articles: list[str], stale: list[str], docs: list[Document],
+             vectors: list[list[float]]) -> None:
+    """Replace these articles' chunks: in the lexical index first, so that a crash in between leaves the
+    collection behind, and the next run redoes the articles there (an article whose chunks the collection holds
+    complete is never redone)."""
+    lexical.replace(articles, docs)
     store.delete(stale)
     store.upsert(docs, [d.id or "" for d in docs], vectors)
 

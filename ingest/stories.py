@@ -10,6 +10,7 @@ from typing import Any
 from ingest.articles import Article
 from ingest.dedup import NearDuplicates, Signature, signature
 from rag.config import Settings
+from rag.lexical import LexicalIndex
 from rag.store import Store
 
 
@@ -25,20 +26,21 @@ class _Story:
         return str(self.first.get("also_reported_by") or "")
 
 
-def keep_first_copies(store: Store, todo: list[Article], existing: Collection[str],
-                      settings: Settings) -> tuple[list[Article], dict[str, str]]:
+def keep_first_copies(store: Store, todo: list[Article], existing: Collection[str], settings: Settings,
+                      lexical: LexicalIndex) -> tuple[list[Article], dict[str, str]]:
     """Sign every article of `todo`; drop each new one that copies a story stored or kept before it.
 
     Returns the articles to write (signed; a stored story's `also_reported_by` carried over) and, for each
     dropped article, the id of the story it copies. Outlets of dropped copies are added to that story's
-    `also_reported_by`, in the store's metadata or on the article about to be written."""
-    stories = _stories(store)
-    index = _index(store, stories, settings)
+    `also_reported_by`, in the store's metadata or on the article about to be written. Stored stories are found
+    by their LSH bands in the lexical index's file: the cost follows `todo`, not the store."""
+    signed = [(a, signature(a.text)) for a in todo]
+    stories = _stories(store, [a.article_id for a in todo])
+    index = _index(store, lexical, [sig for _, sig in signed], settings)
     kept: dict[str, Article] = {}
     copies: dict[str, str] = {}
     outlets: dict[str, list[str]] = defaultdict(list)
-    for article in todo:
-        sig = signature(article.text)
+    for article, sig in signed:
         old = stories.get(article.article_id)
         article = replace(article, minhash=sig.encode(), also_reported_by=old.also if old else "")
         found = None if index is None or article.article_id in existing else index.match(sig, article.published)
@@ -49,13 +51,14 @@ def keep_first_copies(store: Store, todo: list[Article], existing: Collection[st
         if index is not None:
             index.add(article.article_id, sig, article.published)
         kept[article.article_id] = article
-    _note_outlets(store, kept, stories, outlets)
+    _note_outlets(store, kept, _stories(store, [aid for aid in outlets if aid not in kept]), outlets)
     return list(kept.values()), copies
 
 
-def _stories(store: Store) -> dict[str, _Story]:
+def _stories(store: Store, article_ids: list[str]) -> dict[str, _Story]:
+    """These stored articles' chunks (looked up by article id, no scan)."""
     stories: dict[str, _Story] = defaultdict(_Story)
-    for cid, meta, _ in store.rows():
+    for cid, meta, _ in store.rows_of(article_ids) if article_ids else []:
         story = stories[str(meta.get("article_id", cid.rsplit(":", 1)[0]))]
         story.chunks[cid] = meta
         if int(meta.get("chunk_index", -1)) == 0:
@@ -63,30 +66,31 @@ def _stories(store: Store) -> dict[str, _Story]:
     return dict(stories)
 
 
-def _index(store: Store, stories: dict[str, _Story], settings: Settings) -> NearDuplicates | None:
-    """The stored stories' signatures in an LSH index; stories stored before signatures existed are signed now."""
+def _index(store: Store, lexical: LexicalIndex, sigs: list[Signature], settings: Settings) -> NearDuplicates | None:
+    """An LSH index of the stored stories that share a band with one of `sigs` (stories stored before signatures
+    existed are signed first)."""
     if settings.dedup_threshold <= 0:
         return None
+    _backfill(store, lexical)
     index = NearDuplicates(settings.dedup_threshold, days=settings.dedup_days)
-    unsigned = [aid for aid, s in stories.items() if s.first and not s.first.get("minhash")]
-    for aid, sig in _backfill(store, {aid: stories[aid] for aid in unsigned}).items():
-        stories[aid].first["minhash"] = sig.encode()
-    for aid, story in stories.items():
-        decoded = Signature.decode(str(story.first.get("minhash", "")))
+    for aid, (minhash, published) in lexical.stories_like([s.encode() for s in sigs]).items():
+        decoded = Signature.decode(minhash)
         if decoded is not None:
-            index.add(aid, decoded, str(story.first.get("published", "")))
+            index.add(aid, decoded, published)
     return index
 
 
-def _backfill(store: Store, unsigned: dict[str, _Story]) -> dict[str, Signature]:
-    """Sign stories from their stored chunks (in order) and save each signature on the story's chunk 0."""
-    signed: dict[str, Signature] = {}
-    for aid, story in unsigned.items():
+def _backfill(store: Store, lexical: LexicalIndex) -> None:
+    """Sign the stories the index lists as unsigned from their stored chunks (in order), and save each signature
+    on the story's chunk 0 and in the index."""
+    for aid, story in _stories(store, lexical.unsigned()).items():
+        if not story.first:
+            continue
         docs = sorted(store.get(list(story.chunks)), key=lambda d: int(d.metadata.get("chunk_index", 0)))
-        signed[aid] = signature("\n".join(d.page_content for d in docs))
+        minhash = signature("\n".join(d.page_content for d in docs)).encode()
         first = next(cid for cid, m in story.chunks.items() if m is story.first)
-        store.update_metadata([first], [{**story.first, "minhash": signed[aid].encode()}])
-    return signed
+        store.update_metadata([first], [{**story.first, "minhash": minhash}])
+        lexical.sign(aid, minhash, str(story.first.get("published") or ""))
 
 
 def _note_outlets(store: Store, kept: dict[str, Article], stories: dict[str, _Story],

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rag.errors import (
         BadDateError,
         BadQuestionError,
+        EmbedderUnavailableError,
         EmbeddingModelMismatchError,
         IndexNotBuiltError,
         LLMUnavailableError,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "BadDateError": "rag.errors",
     "BadQuestionError": "rag.errors",
+    "EmbedderUnavailableError": "rag.errors",
     "EmbeddingModelMismatchError": "rag.errors",
     "Filters": "rag.retrieve",
     "HybridRetriever": "rag.retrieve",
@@ -43,6 +45,7 @@ _HOMES = {
 __all__ = [
     "BadDateError",
     "BadQuestionError",
+    "EmbedderUnavailableError",
     "EmbeddingModelMismatchError",
     "Filters",
     "HybridRetriever",

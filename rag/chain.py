@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda, RunnablePassthrough
@@ -38,11 +38,10 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
     settings = settings or Settings()
     retriever = retriever or build_retriever(settings)
     model = llm or get_llm(settings)
-    rewriter = llm or get_llm(settings, role="rewrite")
-    lock = threading.Lock()  # the local llama.cpp contexts share 2 cores: one request at a time
+    rewriter = llm or get_llm(settings, role="rewrite")  # a local model takes one call at a time (rag.models)
     if llm is None and settings.warm_start:
         # not a daemon: the interpreter waits for it (seconds) rather than free the models under it
-        threading.Thread(target=warm_up, args=(retriever, model if settings.llm in LOCAL_LLMS else None, lock),
+        threading.Thread(target=warm_up, args=(retriever, model if settings.llm in LOCAL_LLMS else None),
                          name=WARM_UP_THREAD).start()
 
     def rewrite(x: dict[str, Any]) -> str:
@@ -50,7 +49,7 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
         if not history:
             return str(x["question"])
         with llm_errors(settings):
-            rewritten = _rewrite(rewriter, lock, x["question"], strip_citations(history_text(history)))
+            rewritten = _rewrite(rewriter, x["question"], strip_citations(history_text(history)))
         return standalone(x["question"], rewritten, *last_exchange(history))
 
     def retrieve(x: dict[str, Any]) -> list[Any]:
@@ -64,13 +63,13 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
         for c in chunks:
             x.update(c)
         with llm_errors(settings):
-            yield from _answer(x, model, lock, retriever, settings)
+            yield from _answer(x, model, retriever, settings)
 
     prepare = RunnableLambda(_prepare) | RunnablePassthrough.assign(standalone=rewrite)
     return prepare | RunnablePassthrough.assign(passages=retrieve) | RunnableGenerator(answer)
 
 
-def warm_up(retriever: HybridRetriever, model: BaseChatModel | None, lock: threading.Lock) -> None:
+def warm_up(retriever: HybridRetriever, model: BaseChatModel | None) -> None:
     """Load what the first question would otherwise wait for: the embedding model (~4.5 s here), the lexical
     index, and for a local LLM (`model`) the fixed start of the answer prompt, whose instructions and worked
     example (~3 s) llama.cpp then keeps cached."""
@@ -79,9 +78,10 @@ def warm_up(retriever: HybridRetriever, model: BaseChatModel | None, lock: threa
         retriever.lexical()
         if model is None:
             return
-        with lock:
-            for _ in model.stream(answer_messages("", date.today().isoformat(), Context([], []))):
-                break
+        stream = cast(Generator[Any, None, None], model.stream(answer_messages("", date.today().isoformat(),
+                                                                               Context([], []))))
+        next(stream, None)
+        stream.close()  # now, not when collected: a local model holds its lock until its stream ends
     except Exception:  # noqa: BLE001 - best effort: if it fails, the first question loads these itself
         return
 
@@ -100,17 +100,16 @@ def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
     return x
 
 
-def _rewrite(model: BaseChatModel, lock: threading.Lock, question: str, history: str) -> str:
+def _rewrite(model: BaseChatModel, question: str, history: str) -> str:
     """The model's standalone version of `question` ("" when it gave nothing usable)."""
     messages = [("system", prompts.REWRITE_SYSTEM),
                 ("human", prompts.REWRITE_USER.format(history=history, question=question))]
-    with lock:
-        text = str(model.invoke(messages).content).strip().splitlines()
+    text = str(model.invoke(messages).content).strip().splitlines()
     line = text[0].strip().strip('"') if text else ""
     return line if 3 <= len(line) <= 300 else ""
 
 
-def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retriever: HybridRetriever,
+def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
             settings: Settings) -> Iterator[AddableDict]:
     passages = x["passages"][: settings.context_passages]
     yield AddableDict(question=x["question"], standalone=x["standalone"], passages=passages)
@@ -126,7 +125,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, lock: threading.Lock, retri
     citer = Citer(ctx.passages, question=x["standalone"])
     messages = answer_messages(x["standalone"], x["as_of"], ctx)
     said = False
-    for text in _verified(_drafts(model, lock, messages), citer, ctx.best):
+    for text in _verified(_drafts(model, messages), citer, ctx.best):
         yield AddableDict(answer=text)
         said = True
     if not said:
@@ -202,19 +201,17 @@ def _refusal(passages: list[Any]) -> str:
     return prompts.REFUSAL + (" " + prompts.COVERAGE.format(titles="; ".join(titles)) if titles else "")
 
 
-def _drafts(model: BaseChatModel, lock: threading.Lock, messages: list[tuple[str, str]]
-            ) -> Iterator[tuple[str, bool]]:
+def _drafts(model: BaseChatModel, messages: list[tuple[str, str]]) -> Iterator[tuple[str, bool]]:
     """The model's answer as it streams: (sentence so far, False) after every chunk, (sentence, True) once one is
     complete."""
     buffer = ""
-    with lock:
-        for chunk in model.stream(messages):
-            buffer += str(chunk.content)
-            spans = sentence_spans(buffer)
-            if len(spans) > 1:
-                for s, e in spans[:-1]:
-                    yield buffer[s:e], True
-                buffer = buffer[spans[-1][0]:]
-            yield buffer.lstrip(), False
+    for chunk in model.stream(messages):
+        buffer += str(chunk.content)
+        spans = sentence_spans(buffer)
+        if len(spans) > 1:
+            for s, e in spans[:-1]:
+                yield buffer[s:e], True
+            buffer = buffer[spans[-1][0]:]
+        yield buffer.lstrip(), False
     for s, e in sentence_spans(buffer):
         yield buffer[s:e], True

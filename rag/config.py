@@ -39,10 +39,16 @@ class Settings(BaseSettings):
     ollama_url: str = "http://127.0.0.1:11434"
     openai_base_url: str | None = None
     openai_api_key: str = "not-needed"
+    embeddings_base_url: str | None = Field(None, description="OpenAI-compatible embedding server; unset = "
+                                            "openai_base_url")
 
     # models
+    embedder: str = Field("minilm", description="minilm (packaged all-MiniLM-L6-v2) | openai:<model> | "
+                          "ollama:<model>")
     embed_threads: int = Field(2, ge=1, description="torch threads for embedding (2 measured fastest when idle)")
-    embed_batch: int = Field(64, ge=1)
+    embed_batch: int = Field(64, ge=1, description="texts embedded together (one request to an embedding server)")
+    embed_retries: int = Field(4, ge=0, description="an embedding server that is down or busy is asked again this "
+                               "many times, waiting 0.5, 1, 2, ... s")
     llm_threads: int = Field(2, ge=1)
     llm_ctx: int = Field(4096, ge=512)
     max_answer_tokens: int = Field(160, ge=16)
@@ -93,6 +99,8 @@ class Settings(BaseSettings):
     auth: str | None = Field(None, description="user:password, required when host is not loopback")
     max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat accepts for upload")
     max_upload_files: int = Field(50, ge=1, description="most files one upload may hold")
+    chat_concurrency: int | None = Field(None, ge=1, description="chats answered at once; unset = 4 with a local "
+                                         "LLM (it answers one at a time), 32 with an LLM server")
 
     @field_validator("feeds_every")
     @classmethod

@@ -37,3 +37,7 @@ class SettingsError(NewsdeskError, ValueError):
 
 class LLMUnavailableError(ModelNotAvailableError):
     """The LLM server cannot be reached, or refuses the request (unknown model, bad key, server error)."""
+
+
+class EmbedderUnavailableError(ModelNotAvailableError):
+    """The embedding server cannot be reached, or refuses the request (unknown model, bad key, server error)."""

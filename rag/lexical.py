@@ -1,104 +1,232 @@
-"""The BM25 index beside the Chroma collection: rebuilt from the collection itself, cached on disk by generation."""
+"""The BM25 index beside the collection: SQLite FTS5 over the same tokens as before 0.8 (English stopwords, Snowball
+stems), changed article by article by ingest and read in place by every process that opens the same file."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from dataclasses import dataclass
-from functools import cached_property
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from langchain_core.documents import Document
 
-from rag.store import Store, embed_text
+from rag import fingerprints
+from rag.store import LEXICAL_FILE, Store, embed_text
 
-
-@dataclass
-class LexicalIndex:
-    """BM25 over every chunk of a store; `ids[i]` and `metas[i]` describe document i."""
-
-    ids: list[str]
-    metas: list[dict[str, Any]]
-    generation: str  # the collection's generation it was built at ("" for a store ingest never stamped)
-    bm25: Any
-
-    @cached_property
-    def published_ints(self) -> np.ndarray:
-        return np.array([int(m.get("published_int") or 0) for m in self.metas], dtype=np.int64)
-
-    @cached_property
-    def sources(self) -> np.ndarray:
-        return np.array([str(m.get("source", "")) for m in self.metas], dtype=object)
-
-    @cached_property
-    def meta_by_id(self) -> dict[str, dict[str, Any]]:
-        return dict(zip(self.ids, self.metas, strict=True))
-
-    def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
-        if not self.ids:
-            return []
-        tokens = _tokenize([query])
-        n = min(n, len(self.ids))
-        docs, scores = self.bm25.retrieve(tokens, k=n, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+COMMON = 0.1  # a query term in more than this share of the passages is left out of the query (see _informative)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks(n INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
+                                  source TEXT NOT NULL, published_int INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(tokens, tokenize='unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS terms_vocab USING fts5vocab(terms, 'row');
+"""
 
 
-def _tokenize(texts: list[str]) -> Any:
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased words of two or more characters, English stopwords out, Snowball-stemmed (bm25s, PyStemmer)."""
     import bm25s
     import Stemmer
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english").stemWords, show_progress=False)
+    return list(bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english").stemWords,
+                               return_ids=False, show_progress=False))
 
 
-def load_lexical(store: Store) -> LexicalIndex:
-    """The store's BM25 index: from the disk cache when it was built at the collection's current generation (as
-    stamped by ingest), else rebuilt from the collection and cached."""
-    generation = store.generation()
-    return (_load(store.lexical_dir, generation) if generation else None) or rebuild_lexical(store, generation)
+class LexicalIndex:
+    """BM25 over every chunk of a collection, and each story's MinHash by LSH band (ingest finds near-copies with
+    it), in one SQLite file. Each thread reads through its own connection; a write is one transaction, so a reader
+    sees an article's chunks all old or all new."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LEXICAL_FILE
+        self._local = threading.local()
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db().executescript(SCHEMA + fingerprints.SCHEMA)  # executescript commits statement by statement
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer, nor it for them
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def search(self, query: str, n: int, *, sources: tuple[str, ...] | None = None, after: int | None = None,
+               before: int | None = None) -> list[tuple[str, float]]:
+        """The `n` best chunks for `query` by BM25 (higher is better), among those the filters allow."""
+        terms = self._informative(sorted(set(tokenize([query])[0])))
+        if not terms:
+            return []
+        match, db = " OR ".join(f'"{t}"' for t in terms), self._db()
+        where, params = _filters(sources, after, before)
+        if where:
+            sql = ("SELECT c.id, -bm25(terms) FROM terms JOIN chunks c ON c.n = terms.rowid WHERE terms MATCH ? "
+                   f"AND {where} ORDER BY bm25(terms) LIMIT ?")
+            return [(cid, float(score)) for cid, score in db.execute(sql, [match, *params, n])]
+        ranked = db.execute("SELECT rowid, -bm25(terms) FROM terms WHERE terms MATCH ? ORDER BY bm25(terms) LIMIT ?",
+                            (match, n)).fetchall()  # ids after the ranking: joining first costs a lookup per match
+        ids = dict(db.execute(f"SELECT n, id FROM chunks WHERE n IN ({','.join('?' * len(ranked))})",
+                              [r for r, _ in ranked]))
+        return [(ids[r], float(score)) for r, score in ranked if r in ids]
+
+    def _informative(self, terms: list[str]) -> list[str]:
+        """The query terms that occur in at most COMMON of the passages (of at least 10,000). A term in more weighs
+        next to nothing in BM25 (idf <= ln 10) but makes SQLite score nearly every passage ("have", "from", "what"
+        are not English stopwords to bm25s); a query of nothing else keeps its rarest term."""
+        if not terms:
+            return []
+        db = self._db()
+        df = dict(db.execute(f"SELECT term, doc FROM terms_vocab WHERE term IN ({','.join('?' * len(terms))})", terms))
+        found = [t for t in terms if df.get(t)]
+        kept = [t for t in found if df[t] <= COMMON * max(self._count(db), 10_000)]
+        return kept or sorted(found, key=lambda t: df[t])[:1]
+
+    def _count(self, db: sqlite3.Connection) -> int:
+        """Passages in the index, counted again only after a commit (by any connection) changed it."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if getattr(self._local, "version", None) != version:
+            self._local.version, self._local.count = version, self.count()
+        return int(self._local.count)
+
+    def published(self, ids: list[str]) -> dict[str, int]:
+        """Publication day (YYYYMMDD, 0 if undated) of these chunks."""
+        rows = self._db().execute(f"SELECT id, published_int FROM chunks WHERE id IN ({','.join('?' * len(ids))})",
+                                  ids)
+        return dict(rows)
+
+    def ids(self) -> set[str]:
+        return {cid for (cid,) in self._db().execute("SELECT id FROM chunks")}
+
+    def count(self) -> int:
+        return int(self._db().execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def stories_like(self, minhashes: list[str]) -> dict[str, tuple[str, str]]:
+        """Stored stories sharing an LSH band with one of these MinHashes: id -> (minhash, published)."""
+        return fingerprints.like(self._db(), minhashes)
+
+    def unsigned(self) -> list[str]:
+        return fingerprints.unsigned(self._db())
+
+    def sign(self, article_id: str, minhash: str, published: str = "") -> None:
+        with self._write() as db:
+            fingerprints.sign(db, article_id, minhash, published)
+
+    def replace(self, article_ids: Iterable[str], docs: list[Document]) -> None:
+        """Remove every chunk of these articles, then add `docs` (chunks with their metadata), in one transaction."""
+        with self._write() as db:
+            _remove(db, list(article_ids))
+            _insert(db, docs)
+
+    def state(self) -> dict[str, Any]:
+        """What the index is in step with: the collection's id, the generation it was last settled at, and the
+        generations ingest announced since (see `synced`)."""
+        stored = dict(self._db().execute("SELECT key, value FROM meta"))
+        return {"collection": stored.get("collection", ""), "generation": stored.get("generation"),
+                "expected": json.loads(stored.get("expected", "[]"))}
+
+    def expect(self, generation: str) -> None:
+        """Announce a generation an ingest is about to stamp: readers seeing it keep using the index meanwhile."""
+        with self._write() as db:
+            expected = self.state()["expected"][-7:] + [generation]
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('expected', ?)", (json.dumps(expected),))
+
+    def settle(self, collection: str, generation: str) -> None:
+        """Record that the index holds exactly the collection `collection` at `generation`."""
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [("collection", collection), ("generation", generation), ("expected", "[]")])
+
+    def rebuild(self, store: Store, collection: str, generation: str) -> None:
+        """Replace the whole index by the collection's chunks in one transaction (readers keep the old one until it
+        commits), unless another thread or process did so while this one waited for the write lock."""
+        with self._write() as db:
+            if _in_step(self, store, collection, generation):
+                return
+            for table in ("chunks", "terms", "stories", "bands"):
+                db.execute(f"DELETE FROM {table}")
+            batch: list[Document] = []
+            for cid, meta, text in store.rows(documents=True):
+                batch.append(Document(page_content=text, metadata=meta, id=cid))
+                if len(batch) == 2000:
+                    _insert(db, batch)
+                    batch = []
+            _insert(db, batch)
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [("collection", collection), ("generation", generation), ("expected", "[]")])
 
 
-def rebuild_lexical(store: Store, generation: str | None = None) -> LexicalIndex:
-    """Index every chunk of the store and cache the index under `generation` (read from the store if not given)."""
-    import bm25s
-    from langchain_core.documents import Document
+def _filters(sources: tuple[str, ...] | None, after: int | None, before: int | None) -> tuple[str, list[Any]]:
+    """A WHERE clause over `chunks c` for outlet and date filters ("" for none), and its parameters."""
+    where: list[str] = []
+    params: list[Any] = list(sources or ())
+    if sources:
+        where.append(f"c.source IN ({','.join('?' * len(sources))})")
+    for op, value in ((">=", after), ("<=", before)):
+        if value is not None:
+            where.append(f"c.published_int {op} ?")
+            params.append(value)
+    return " AND ".join(where), params
 
-    generation = store.generation() if generation is None else generation
-    full = list(store.rows(documents=True))
-    texts = [embed_text(Document(page_content=t, metadata=m)) for _, m, t in full]
-    bm25 = bm25s.BM25()
-    if texts:
-        bm25.index(_tokenize(texts), show_progress=False)
-    index = LexicalIndex([r[0] for r in full], [r[1] for r in full], generation, bm25)
-    if generation and texts:
-        _save(store.lexical_dir, index)
+
+def _row(d: Document) -> tuple[str, str, str, int]:
+    m = d.metadata
+    return (d.id or "", str(m.get("article_id") or (d.id or "").rsplit(":", 1)[0]), str(m.get("source") or ""),
+            int(m.get("published_int") or 0))
+
+
+def _insert(db: sqlite3.Connection, docs: list[Document]) -> None:
+    for d, tokens in zip(docs, tokenize([embed_text(d) for d in docs]) if docs else [], strict=True):
+        n = db.execute("INSERT INTO chunks(id, article_id, source, published_int) VALUES (?, ?, ?, ?)",
+                       _row(d)).lastrowid
+        db.execute("INSERT INTO terms(rowid, tokens) VALUES (?, ?)", (n, " ".join(tokens)))
+    fingerprints.add(db, docs)
+
+
+def _remove(db: sqlite3.Connection, article_ids: list[str]) -> None:
+    for i in range(0, len(article_ids), 500):
+        part = article_ids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        db.execute(f"DELETE FROM terms WHERE rowid IN (SELECT n FROM chunks WHERE article_id IN ({marks}))", part)
+        db.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", part)
+        fingerprints.remove(db, part)
+
+
+def synced(store: Store, index: LexicalIndex | None = None) -> LexicalIndex:
+    """The store's lexical index, rebuilt from the collection only when it is not in step with it: built for
+    another collection (a re-index), at a generation no ingest announced (a store from before 0.8, an index file
+    deleted, another machine's ingest), or, for a collection ingest never stamped, holding another count."""
+    index = index or LexicalIndex(store.lexical_dir)
+    generation, collection = store.generation(), str(store.collection.id)
+    if not _in_step(index, store, collection, generation):
+        index.rebuild(store, collection, generation)
     return index
 
 
-def _save(directory: Path, index: LexicalIndex) -> None:
-    """Write the index beside a temporary name, then swap it in; best effort (another process may be saving)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=directory.name + ".tmp-"))
-    try:
-        index.bm25.save(str(tmp))
-        saved = {"generation": index.generation, "ids": index.ids, "metas": index.metas}
-        (tmp / "newsdesk.json").write_text(json.dumps(saved))
-        shutil.rmtree(directory, ignore_errors=True)
-        tmp.rename(directory)
-    except OSError:
-        pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _in_step(index: LexicalIndex, store: Store, collection: str, generation: str) -> bool:
+    state = index.state()
+    if state["collection"] != collection:
+        return False
+    if not generation:
+        return index.count() == store.count()
+    return generation == state["generation"] or generation in state["expected"]
 
 
-def _load(directory: Path, generation: str) -> LexicalIndex | None:
-    import bm25s
-
-    try:
-        saved = json.loads((directory / "newsdesk.json").read_text())
-        if saved.get("generation") != generation:
-            return None
-        return LexicalIndex(saved["ids"], saved["metas"], generation, bm25s.BM25.load(str(directory)))
-    except (OSError, ValueError, KeyError):
-        return None
+def load_lexical(store: Store) -> LexicalIndex:
+    """The store's lexical index, in step with the collection (see `synced`)."""
+    return synced(store)

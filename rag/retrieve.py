@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -16,7 +15,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from rag.config import Settings
 from rag.errors import BadDateError
-from rag.lexical import LexicalIndex, load_lexical
+from rag.lexical import LexicalIndex, synced
 from rag.store import Store, open_store
 from rag.text import idf_overlap, key_terms, sentence_spans
 
@@ -46,16 +45,10 @@ class Filters:
             parts.append({"published_int": {"$lte": _int(self.published_before)}})
         return None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def mask(self, index: LexicalIndex) -> np.ndarray:
-        """1.0 for each document of the BM25 index these filters allow, else 0.0."""
-        keep = np.ones(len(index.ids), dtype=bool)
-        if self.source:
-            keep &= np.isin(index.sources, list(self.source))
-        if self.published_after:
-            keep &= index.published_ints >= _int(self.published_after)
-        if self.published_before:
-            keep &= index.published_ints <= _int(self.published_before)
-        return keep.astype(float)
+    def lexical(self, index: LexicalIndex, query: str, n: int) -> list[tuple[str, float]]:
+        """The `n` best BM25 matches in `index` that these filters allow."""
+        after, before = (_int(d) if d else None for d in (self.published_after, self.published_before))
+        return index.search(query, n, sources=self.source, after=after, before=before)
 
 
 def _iso(value: str | date | None) -> str | None:
@@ -120,7 +113,6 @@ class HybridRetriever(BaseRetriever):
     settings: Settings
     filters: Filters = Filters()
     _lexical: LexicalIndex | None = PrivateAttr(None)
-    _stamp: str = PrivateAttr("")  # the collection's generation (or count, if unstamped) _lexical was loaded at
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # eager: two threads never make two
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
@@ -133,8 +125,7 @@ class HybridRetriever(BaseRetriever):
         n = self.settings.candidates
         dense = self.store.dense(query, n, filters.where())
         lexical = self.lexical()
-        mask = None if filters == Filters() else filters.mask(lexical)
-        lex = lexical.search(query, n, mask)
+        lex = filters.lexical(lexical, query, n)
         boost = self._recency(dense, lex, lexical, week) if week and self.settings.recency_weight else {}
         return self._fuse(query, dense, lex, k or self.settings.k, boost)
 
@@ -142,22 +133,20 @@ class HybridRetriever(BaseRetriever):
                  week: NewsWeek) -> dict[str, float]:
         """A fusion bonus for every candidate published in `week`."""
         bonus = self.settings.recency_weight / (self.settings.rrf_k + 1)
-        metas = {cid: lexical.meta_by_id.get(cid, {}) for cid, _ in lex}
+        metas: dict[str, dict[str, Any]] = {cid: {"published_int": day}
+                                            for cid, day in lexical.published([cid for cid, _ in lex]).items()}
         metas.update({d.id or "": d.metadata for d, _ in dense})
         return {cid: bonus for cid, m in metas.items() if week.holds(m)}
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, reloaded whenever the collection's generation changed (any ingest, by any process)."""
+        """The BM25 index file, read in place: an ingest by any process that shares it changes it article by
+        article. Rebuilt from the collection only when it is out of step (rag.lexical.synced)."""
         with self._lock:
-            stamp = self.store.generation() or f"unstamped, {self.store.count()} chunks"
-            if self._lexical is None or stamp != self._stamp:
-                self._lexical, self._stamp = load_lexical(self.store), stamp
+            self._lexical = synced(self.store, self._lexical)
             return self._lexical
 
     def refresh(self) -> None:
-        """Forget the BM25 index, so the next search loads it again (not needed after an ingest: it changes the
-        collection's generation, which `lexical` checks)."""
-        self._lexical = None
+        """Nothing to reload since 0.8 (every search reads the index file as it is now); kept for callers."""
 
     def _fuse(self, query: str, dense: list[tuple[Document, float]], lex: list[tuple[str, float]], k: int,
               boost: dict[str, float]) -> list[Document]:

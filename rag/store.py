@@ -16,10 +16,11 @@ from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
 from rag.errors import EmbeddingModelMismatchError, IndexNotBuiltError, SettingsError, StoreUnavailableError
-from rag.models import EMBEDDING_DIM, EMBEDDING_MODEL, get_embeddings
+from rag.models import embedder_identity, embedder_setting, get_embeddings
 
 PAGE = 2000  # rows per Chroma get/upsert call (the server caps request sizes)
 ID_PAGE = 200  # article ids per lookup
+LEXICAL_FILE = "bm25.sqlite3"  # the lexical index in lexical_dir (rag.lexical)
 GENERATION = "generation"  # collection metadata key: a new value each time ingest changes the collection
 
 
@@ -50,10 +51,24 @@ class Store:
         """Write chunks by stable id; embeds them unless `vectors` are given."""
         if vectors is None:
             vectors = self.embeddings.embed_documents([embed_text(d) for d in docs])
+        if vectors:
+            self._record_dim(len(vectors[0]))
         for i in range(0, len(ids), PAGE):
             sl = slice(i, i + PAGE)
             _call(self, self.collection.upsert, ids=ids[sl], embeddings=vectors[sl],
                   documents=[d.page_content for d in docs[sl]], metadatas=[d.metadata for d in docs[sl]])
+
+    def _record_dim(self, dim: int) -> None:
+        """Record the dimension of a server's embeddings once they are first written (the name is recorded when
+        the collection is created); a server now answering with another dimension is another model."""
+        recorded = self.metadata().get("embedding_dim")
+        if recorded is None:
+            meta = {k: v for k, v in self.metadata().items() if not k.startswith("hnsw:")}
+            _call(self, self.collection.modify, metadata={**meta, "embedding_dim": dim})
+        elif recorded != dim:
+            raise EmbeddingModelMismatchError(
+                f"NEWSDESK_EMBEDDER={self.settings.embedder} gave {dim}-dim vectors, but the collection in "
+                f"{self.location} holds {recorded}-dim ones; rebuild it: python -m ingest --reindex corpus/")
 
     def update_metadata(self, ids: list[str], metadatas: list[dict[str, Any]]) -> None:
         """Replace the metadata of existing chunks, keeping their text and vectors."""
@@ -91,9 +106,10 @@ class Store:
         """A stamp that changes whenever ingest changes the collection ("" while no ingest has stamped it)."""
         return str(self.metadata().get(GENERATION, ""))
 
-    def stamp(self, **values: str | None) -> str:
-        """Record a change to the collection: a new generation, and `values` in its metadata (None removes one)."""
-        generation = uuid.uuid4().hex
+    def stamp(self, generation: str | None = None, /, **values: str | None) -> str:
+        """Record a change to the collection: a new generation (`generation`, else a fresh one), and `values` in its
+        metadata (None removes one)."""
+        generation = generation or new_generation()
         meta = {k: v for k, v in self.metadata().items() if not k.startswith("hnsw:")}  # fixed at creation
         meta.update(values, **{GENERATION: generation})
         _call(self, self.collection.modify, metadata={k: v for k, v in meta.items() if v is not None})
@@ -120,6 +136,10 @@ class Store:
             raise IndexNotBuiltError(f"no articles indexed in {self.location}; run: python -m ingest corpus/")
 
 
+def new_generation() -> str:
+    return uuid.uuid4().hex
+
+
 def embed_text(doc: Document) -> str:
     """What is embedded and lexically indexed: the passage behind its title, outlet and date."""
     m = doc.metadata
@@ -130,15 +150,18 @@ def open_store(settings: Settings, *, embeddings: Embeddings | None = None, rese
     """Open (creating if needed) the collection, refusing one built with another embedding model.
 
     `reset=True` first deletes the collection and its lexical index (a full re-index)."""
+    model, dim = embedder_identity(settings)
     client, location, lexical_dir = _client(settings)
     if reset:
         _drop(client, settings.collection, lexical_dir)
-    meta = {"hnsw:space": "cosine", "embedding_model": EMBEDDING_MODEL, "embedding_dim": EMBEDDING_DIM}
+    meta: dict[str, Any] = {"hnsw:space": "cosine", "embedding_model": model}
+    if dim is not None:
+        meta["embedding_dim"] = dim
     try:
         col = client.get_or_create_collection(settings.collection, metadata=meta, embedding_function=None)
     except Exception as e:  # connection errors differ between chromadb versions
         raise StoreUnavailableError(f"cannot open the Chroma store at {location}: {e}") from e
-    _check_model(col.metadata or {}, location)
+    _check_model(col.metadata or {}, location, (model, dim))
     return Store(col, settings, location, lexical_dir, client, embeddings)
 
 
@@ -164,19 +187,27 @@ def _client(settings: Settings) -> tuple[Any, str, Path]:
 
 
 def _drop(client: Any, name: str, lexical_dir: Path) -> None:
+    """Delete the collection. Its lexical index file stays (other processes may have it open): it is rebuilt in
+    place for the new collection; anything else there (the bm25s cache of Newsdesk before 0.8) goes."""
     import shutil
 
     if name in [getattr(c, "name", c) for c in client.list_collections()]:
         client.delete_collection(name)
-    shutil.rmtree(lexical_dir, ignore_errors=True)
+    for path in lexical_dir.glob("*") if lexical_dir.is_dir() else []:
+        if not path.name.startswith(LEXICAL_FILE):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def _check_model(meta: dict[str, Any], location: str) -> None:
+def _check_model(meta: dict[str, Any], location: str, expected: tuple[str, int | None]) -> None:
+    """Refuse a collection built with another embedder (or the same name answering with another dimension)."""
     model, dim = meta.get("embedding_model"), meta.get("embedding_dim")
-    if (model, dim) != (EMBEDDING_MODEL, EMBEDDING_DIM):
-        raise EmbeddingModelMismatchError(
-            f"the collection in {location} was built with {model} ({dim} dims), not {EMBEDDING_MODEL} "
-            f"({EMBEDDING_DIM} dims); rebuild it: python -m ingest --reindex corpus/")
+    if model == expected[0] and None in (dim, expected[1]) or (model, dim) == expected:
+        return
+    wanted = f"{expected[0]} ({expected[1]} dims)" if expected[1] else expected[0]
+    setting = embedder_setting(str(model))
+    raise EmbeddingModelMismatchError(
+        f"the collection in {location} was built with {model} ({dim or 'unknown'} dims), not {wanted}; rebuild it "
+        f"with this embedder (python -m ingest --reindex corpus/) or set NEWSDESK_EMBEDDER={setting}")
 
 
 def _unreachable(url: str, err: Exception) -> str:

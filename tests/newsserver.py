@@ -4,6 +4,7 @@ ways the web goes wrong (404, 410, 500, slow, redirect loop, PDF, empty page, br
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections import Counter
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -24,7 +25,36 @@ class Route:
     validators: bool = True  # ETag and Last-Modified, and 304 for a matching conditional request
 
 
-class NewsServer:
+class LocalServer:
+    """A ThreadingHTTPServer on a free loopback port (`base` is http://127.0.0.1:N), serving while in `with`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # a client that hung up (timeout, size cap)
+        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+    """Answer `handler`'s request with `status` and `payload` as JSON."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class NewsServer(LocalServer):
     """`routes[path] = Route(...)`; `hits` counts (path, status) of every response; `base` is http://127.0.0.1:N."""
 
     def __init__(self) -> None:
@@ -34,19 +64,7 @@ class NewsServer:
         self.active: Counter[str] = Counter()
         self.peak = 0  # most requests in flight at once
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._httpd.handle_error = lambda request, address: None  # a client that hung up (timeout, size cap)
-        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> NewsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(_handler(self))
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -10,6 +10,7 @@ import rag
 EXPECTED = [
     "BadDateError",
     "BadQuestionError",
+    "EmbedderUnavailableError",
     "EmbeddingModelMismatchError",
     "Filters",
     "HybridRetriever",

@@ -240,10 +240,10 @@ def chat_answer(question: str) -> str:
     return f"In {chat}, the Harbour Bridge reopened to traffic on Monday after six weeks of repairs [1]."
 
 
-def test_twenty_concurrent_chats_each_get_their_own_answer_one_llm_call_at_a_time(
+def test_twenty_concurrent_chats_each_get_their_own_answer_at_most_four_at_a_time(
         bridge_settings: rag.Settings) -> None:
     """20 chats at once against an LLM that takes ~0.3 s a call: every chat gets the answer to its own question,
-    and the calls, which the chain's lock serialises, never overlap."""
+    and the app answers at most 4 at a time for a local LLM (`smollm2` here; its own lock makes them take turns)."""
     llm = SlowChatModel(reply=chat_answer, first=0.2, pause=0.005)
     questions = [f"{QUESTION} (chat {i})" for i in range(20)]
     with serving(bridge_settings, llm=llm) as url, ThreadPoolExecutor(max_workers=20) as pool:
@@ -253,7 +253,8 @@ def test_twenty_concurrent_chats_each_get_their_own_answer_one_llm_call_at_a_tim
         assert "Harbour bridge reopens after repairs" in sources_of(reply)
     calls = sorted(llm.calls, key=lambda c: c[1])
     assert sorted(q for q, _, _ in calls) == sorted(questions)  # one answer call per chat, no rewrite
-    assert all(later[1] >= earlier[2] for earlier, later in zip(calls, calls[1:], strict=False)), calls
+    overlap = max(sum(start <= c[1] < end for _, start, end in calls) for c in calls)
+    assert overlap <= app.LOCAL_CONCURRENCY, calls
 
 
 def test_the_passages_being_read_show_before_the_answer(bridge_settings: rag.Settings) -> None:

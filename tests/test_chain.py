@@ -269,12 +269,10 @@ def test_nothing_is_shown_early_that_one_passage_does_not_wholly_support(seed_se
 def test_warm_up_evaluates_the_fixed_start_of_every_answer_prompt(seed_settings: rag.Settings) -> None:
     """What the warm-up gives the model is, up to the passages, what every real question gives it, so llama.cpp
     finds that prefix cached."""
-    import threading
-
     from rag.chain import warm_up
 
     llm, record = fake("Warm.")
-    warm_up(rag.build_retriever(seed_settings), llm, threading.Lock())
+    warm_up(rag.build_retriever(seed_settings), llm)
     (warm,) = record.calls
     chain, _, real_record = chain_with(seed_settings, prompts.REFUSAL)
     chain.invoke({"question": QUESTION})

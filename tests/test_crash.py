@@ -61,7 +61,7 @@ def snapshot(store_dir: Path, root: Path) -> list[tuple[str, dict[str, object], 
     rows = sorted(store.rows(documents=True), key=lambda r: r[0])
     ids = [r[0] for r in rows]
     assert len(ids) == len(set(ids)) == store.count()
-    assert set(load_lexical(store).ids) == set(ids)
+    assert load_lexical(store).ids() == set(ids)
     return rows
 
 

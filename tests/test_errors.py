@@ -4,7 +4,6 @@ a server that refuses is a real HTTP server answering with an error."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from newsserver import send_json
 from test_app import ask, free_port, served
 
 import app
@@ -34,12 +34,7 @@ def refusing_server(status: int, body: dict[str, object]) -> Iterator[str]:
     class Refuse(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server hook
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         do_GET = do_POST  # noqa: N815
 

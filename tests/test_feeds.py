@@ -48,14 +48,19 @@ def page(title: str, paras: list[str], outlet: str, published: str = "2025-01-07
     return Route(article_html(title, paras, outlet=outlet, published=published, canonical=canonical))
 
 
+def stock(server: NewsServer, items: list[str]) -> None:
+    """What every test site serves: a robots.txt, the bridge and flood pages, and /feeds/post.xml listing `items`."""
+    server.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    server.routes["/news/bridge.html"] = page("Norhaven bridge reopens", BRIDGE, "Norhaven Post")
+    server.routes["/news/flood.html"] = page("Floods in Vesterby", FLOOD, "Norhaven Post")
+    set_feed(server, "/feeds/post.xml", items)
+
+
 @pytest.fixture
 def site() -> Iterator[NewsServer]:
     with NewsServer() as server:
-        server.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n", "text/plain")
-        server.routes["/news/bridge.html"] = page("Norhaven bridge reopens", BRIDGE, "Norhaven Post")
-        server.routes["/news/flood.html"] = page("Floods in Vesterby", FLOOD, "Norhaven Post")
+        stock(server, ["bridge", "flood"])
         server.routes["/news/chess.html"] = page("Teenager wins Karsholm chess festival", CHESS, "Norhaven Post")
-        set_feed(server, "/feeds/post.xml", ["bridge", "flood"])
         yield server
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from newsserver import RSS_TYPE, NewsServer, Route, article_html
-from test_feeds import BRIDGE, CHESS, FLOOD, page, set_feed
+from test_feeds import CHESS, FLOOD, page, stock
 
 import rag
 from ingest.__main__ import main
@@ -39,10 +39,7 @@ BAD_FEEDS = {
 @pytest.fixture
 def bad_site() -> Iterator[NewsServer]:
     with NewsServer() as s:
-        s.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n", "text/plain")
-        s.routes["/news/bridge.html"] = page("Norhaven bridge reopens", BRIDGE, "Norhaven Post")
-        s.routes["/news/flood.html"] = page("Floods in Vesterby", FLOOD, "Norhaven Post")
-        set_feed(s, "/feeds/post.xml", ["bridge", "missing"])  # one good item, one dead link
+        stock(s, ["bridge", "missing"])  # one good item, one dead link
         s.routes["/gone/410.html"] = Route(b"gone", "text/html", status=410)
         s.routes["/broken/500.html"] = Route(b"oops", "text/html", status=500)
         s.routes["/slow.html"] = Route(article_html("Late", CHESS), delay=2.0)

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def main() -> None:
         answer = str(llm.invoke([("human", PROMPT.format(passages=passages, question=q["question"]))]).content)
         rows.append({"id": q["id"], "correct": contains(first_sentence(answer.strip()), q["must_include"]),
                      "seconds": time.perf_counter() - started, "answer": answer})
+        print(f"{len(rows)}/{len(questions)} answered", file=sys.stderr, flush=True)
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     on = [r for r in rows if r["id"] in onevent]

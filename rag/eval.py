@@ -9,7 +9,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -136,14 +136,10 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
                      "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),
                      "chars": len(text)})
-    if args.out:
-        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _write_rows(args.out, rows)
     figures = context_figures(rows)
-    onevent = _onevent_ids(args)
-    if onevent:
-        figures.update({f"{k}_onevent": v for k, v in context_figures([r for r in rows if r["id"] in onevent]).items()
-                        if k != "context_chars_p50"})
-    return figures
+    keys = [k for k in figures if k != "context_chars_p50"]
+    return {**figures, **_onevent_figures(args, rows, context_figures, keys)}
 
 
 def context_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -167,16 +163,13 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     wait_for_warm_up()  # the cold start is its own figure; the latencies below are those of a running chain
     ready_s = time.perf_counter() - started
     rows = [_answer_one(chain, q) for q in questions]
-    if args.out:
-        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _write_rows(args.out, rows)
     if args.verbose:
         for r in rows:
             print(json.dumps({k: r[k] for k in ("id", "gold", "outcome", "citations", "answer")}), file=sys.stderr)
     figures = answer_figures(rows)
-    onevent = _onevent_ids(args)
-    if onevent:
-        figures.update({f"{k}_onevent": v for k, v in answer_figures([r for r in rows if r["id"] in onevent]).items()
-                        if k in ("answerable", "accuracy", "wrong_refusals", "prompt_keeps_offered")})
+    figures.update(_onevent_figures(args, rows, answer_figures,
+                                    ["answerable", "accuracy", "wrong_refusals", "prompt_keeps_offered"]))
     if args.breakdown:
         figures.update({f"{o}": sum(r["outcome"] == o for r in rows if r["answerable"]) for o in OUTCOMES})
     return {**figures, "chain_ready_s": round(ready_s, 1)}
@@ -217,6 +210,22 @@ def answer_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "full_answer_p50_s": statistics.median(r["full"] for r in rows) if rows else float("nan"),
         "full_answer_p95_s": percentile([r["full"] for r in rows], 0.95),
     }
+
+
+def _write_rows(path: Path | None, rows: list[dict[str, Any]]) -> None:
+    """--out: one JSON row per question."""
+    if path:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _onevent_figures(args: argparse.Namespace, rows: list[dict[str, Any]],
+                     figures_of: Callable[[list[dict[str, Any]]], dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    """`keys` of `figures_of` over the on-event questions only, suffixed "_onevent" (none without on-event ids)."""
+    onevent = _onevent_ids(args)
+    if not onevent:
+        return {}
+    figures = figures_of([r for r in rows if r["id"] in onevent])
+    return {f"{k}_onevent": figures[k] for k in keys}
 
 
 def _onevent_ids(args: argparse.Namespace) -> set[str]:
@@ -270,8 +279,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> dict[str,
     chain = build_chain(settings)
     wait_for_warm_up()
     rows = [_converse(chain, c) for c in convs[: args.limit or None]]
-    if args.out:
-        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _write_rows(args.out, rows)
     if args.verbose:
         for r in rows:
             print(json.dumps(r), file=sys.stderr)

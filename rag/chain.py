@@ -102,7 +102,9 @@ def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
 
 def _rewrite(model: BaseChatModel, question: str, history: str) -> str:
     """The model's standalone version of `question` ("" when it gave nothing usable)."""
-    messages = [("system", prompts.REWRITE_SYSTEM),
+    shown = [m for h, q, s in prompts.REWRITE_EXAMPLES
+             for m in (("human", prompts.REWRITE_USER.format(history=h, question=q)), ("ai", s))]
+    messages = [("system", prompts.REWRITE_SYSTEM), *shown,
                 ("human", prompts.REWRITE_USER.format(history=history, question=question))]
     text = str(model.invoke(messages).content).strip().splitlines()
     line = text[0].strip().strip('"') if text else ""

@@ -219,8 +219,11 @@ def test_chat_history_triggers_a_standalone_rewrite(seed_settings: rag.Settings)
     assert "unfriendly country" in out["sources"][0].page_content
     rewrite, answer = record.calls
     assert rewrite[0].content == prompts.REWRITE_SYSTEM
-    assert "User: What did the Kremlin spokesman say about talks with the US?" in str(rewrite[1].content)
-    assert "Assistant: Moscow is still prepared" in str(rewrite[1].content)
+    shown = [(m.type, m.content) for m in rewrite[1:-1]]  # the worked examples, as earlier turns
+    assert len(shown) == 2 * len(prompts.REWRITE_EXAMPLES) and shown[1] == ("ai", prompts.REWRITE_EXAMPLES[0][2])
+    assert "User: What did the Kremlin spokesman say about talks with the US?" in str(rewrite[-1].content)
+    assert "Assistant: Moscow is still prepared" in str(rewrite[-1].content)
+    assert str(rewrite[-1].content).endswith("Last question: How did he describe America?\n\nStandalone question:")
     assert str(answer[-1].content).endswith(f"Question: {standalone}")
 
 

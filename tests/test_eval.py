@@ -99,8 +99,9 @@ class ScriptedChain:
     def stream(self, inputs: dict[str, object]) -> list[dict[str, object]]:
         self.asked.append(inputs)
         answer = next(self.answers)
+        read = Document(self.passage[:20], metadata={"title": "T", "source": "s", "published": "2025-03-01"})
         return [{"standalone": f"{inputs['question']} (standalone)", "passages": [doc(self.passage)]},
-                {"context": [Document(page_content=self.passage[:20], metadata={"title": "T", "source": "s", "published": "2025-03-01"})]}, {"answer": answer[:5]}, {"answer": answer[5:]}]
+                {"context": [read]}, {"answer": answer[:5]}, {"answer": answer[5:]}]
 
 
 def test_a_conversation_row_keeps_every_turn_and_where_the_last_answer_was_lost() -> None:

@@ -102,7 +102,9 @@ def _prepare(x: dict[str, Any] | str) -> dict[str, Any]:
 
 def _rewrite(model: BaseChatModel, question: str, history: str) -> str:
     """The model's standalone version of `question` ("" when it gave nothing usable)."""
-    messages = [("system", prompts.REWRITE_SYSTEM),
+    shown = [m for h, q, s in prompts.REWRITE_EXAMPLES
+             for m in (("human", prompts.REWRITE_USER.format(history=h, question=q)), ("ai", s))]
+    messages = [("system", prompts.REWRITE_SYSTEM), *shown,
                 ("human", prompts.REWRITE_USER.format(history=history, question=question))]
     text = str(model.invoke(messages).content).strip().splitlines()
     line = text[0].strip().strip('"') if text else ""
@@ -151,7 +153,8 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
     claims so far: the reader sees the answer start without waiting for the whole sentence. If that sentence then
     goes beyond the passages, it ends where their support ends. A question the model writes (it may echo the one
     asked, or one a passage asks) answers nothing and is dropped. When the model answered but nothing it said is
-    supported, the single most relevant passage sentence is quoted instead; when it declined, nothing is said."""
+    supported, the single most relevant passage sentence is quoted instead (never a question); when it declined,
+    nothing is said."""
     said, shown = 0, ""
     for text, done in drafts:
         if not done:
@@ -175,7 +178,7 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
         said, shown = said + 1, ""
         if said == MAX_SENTENCES:
             return
-    fallback = citer.check(best) if said == 0 and best else None
+    fallback = citer.check(best) if said == 0 and best and not _is_question(best) else None
     if fallback:
         yield fallback
 

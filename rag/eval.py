@@ -284,21 +284,32 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> dict[str,
         for r in rows:
             print(json.dumps(r), file=sys.stderr)
     n = max(1, len(rows))
+    outcomes = [r["outcome"] for r in rows]
     return {"conversations": len(rows), "accuracy": sum(r["correct"] for r in rows) / n,
-            "refused": sum(r["answer"].startswith("The articles don't say") for r in rows) / n,
-            "first_token_p50_s": statistics.median(r["first"] for r in rows) if rows else float("nan")}
+            "refused": sum(r["refused"] for r in rows) / n,
+            "first_token_p50_s": statistics.median(r["first"] for r in rows) if rows else float("nan"),
+            **{k: outcomes.count(k) for k in OUTCOMES}}
 
 
 def _converse(chain: Any, conv: dict[str, Any]) -> dict[str, Any]:
+    from rag.sources import format_passages
+
     history: list[tuple[str, str]] = []
     out: dict[str, Any] = {}
     first = 0.0
+    turns = []
     for turn in conv["turns"]:
         asked = {"question": turn, "chat_history": list(history), "as_of": conv.get("date")}
         first, _, out, _ = timed_stream(chain, asked)
         history += [("human", turn), ("ai", out["answer"])]
-    return {"id": conv.get("id"), "standalone": out.get("standalone"), "answer": out.get("answer", ""),
-            "first": first, "correct": contains(first_sentence(out.get("answer", "")), conv["final_must_include"])}
+        turns.append({"question": turn, "standalone": out.get("standalone"), "answer": out["answer"]})
+    gold, answer, context = conv["final_must_include"], out.get("answer", ""), out.get("context") or []
+    row = {"id": conv.get("id"), "standalone": out.get("standalone"), "answer": answer, "first": first,
+           "correct": contains(first_sentence(answer), gold), "refused": answer.startswith("The articles don't say"),
+           "offered": hit_rank(out.get("passages") or [], gold) is not None,
+           "in_prompt": bool(context) and contains(format_passages(context), gold), "turns": turns}
+    row["outcome"] = outcome(**{k: row[k] for k in ("correct", "refused", "offered", "in_prompt")})
+    return row
 
 
 def main(argv: list[str] | None = None, *, prog: str = "python -m rag.eval") -> int:

@@ -23,34 +23,10 @@ EXAMPLES = (  # (question with passages, answer) pairs shown before the real que
      'Mayor Ana Ruiz called the damage "the worst in a century" [1]. The storm destroyed 40 homes in Port Ellis [1].'),
 )
 
-REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation.
-Replace pronouns and vague references ("he", "she", "it", "they", "them", "that", "there") with the names and things they refer to, taken from the conversation, usually from the last answer.
-Reply with the rewritten question only, on one line, ending with a question mark. Never answer it.
-
-Examples:
-Conversation:
-User: Who won the mayoral race in Port Ellis?
-Assistant: Ana Ruiz won the mayoral race.
-Last question: When does she take office?
-Standalone question: When does Ana Ruiz take office as mayor of Port Ellis?
-
-Conversation:
-User: What are the union's demands?
-Assistant: The union demands a 5% raise and shorter shifts.
-Last question: Who said that?
-Standalone question: Who said that the union demands a 5% raise and shorter shifts?
-
-Conversation:
-User: Which company recalled its cars?
-Assistant: Volvo recalled 70,000 cars.
-Last question: Why?
-Standalone question: Why did Volvo recall 70,000 cars?
-
-Conversation:
-User: What did the council decide about the road budget?
-Assistant: The council approved a budget of $3 million for road repairs.
-Last question: Has the mayor signed it?
-Standalone question: Has the mayor signed the $3 million road repair budget?"""
+REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation: \
+replace pronouns and vague references ("he", "she", "it", "they", "them", "that", "the same") with the names and \
+things they refer to, taken from the conversation, usually from the last answer. Reply with the rewritten question \
+only, on one line, ending with a question mark. Never answer it."""
 
 REWRITE_USER = """Conversation:
 {history}
@@ -58,6 +34,20 @@ REWRITE_USER = """Conversation:
 Last question: {question}
 
 Standalone question:"""
+
+REWRITE_EXAMPLES = (  # (conversation, last question, standalone question), shown as earlier turns: a small model
+    # copies worked turns far more faithfully than examples described in its instructions
+    ("User: Who won the mayoral race in Port Ellis?\nAssistant: Ana Ruiz won the mayoral race.",
+     "When does she take office?", "When does Ana Ruiz take office as mayor of Port Ellis?"),
+    ("User: What are the union's demands?\nAssistant: The union demands a 5% raise and shorter shifts.",
+     "Who said that?", "Who said that the union demands a 5% raise and shorter shifts?"),
+    ("User: Which company recalled its cars?\nAssistant: Volvo recalled 70,000 cars.",
+     "Why?", "Why did Volvo recall 70,000 cars?"),
+    ("User: Did the central bank change rates?\nAssistant: The central bank raised its rate to 5%.",
+     "Will that slow prices?", "Will the central bank raising its rate to 5% slow prices?"),
+    ("User: Has Spain signed the fishing deal?\nAssistant: Yes, Spain signed the fishing deal on Monday.",
+     "Have other countries?", "Have other countries besides Spain signed the fishing deal?"),
+)
 
 REFUSAL = "The articles don't say."
 NO_ARTICLES = "No articles are indexed yet. Add some: python -m ingest corpus/ (or upload files in the chat)."

@@ -219,8 +219,11 @@ def test_chat_history_triggers_a_standalone_rewrite(seed_settings: rag.Settings)
     assert "unfriendly country" in out["sources"][0].page_content
     rewrite, answer = record.calls
     assert rewrite[0].content == prompts.REWRITE_SYSTEM
-    assert "User: What did the Kremlin spokesman say about talks with the US?" in str(rewrite[1].content)
-    assert "Assistant: Moscow is still prepared" in str(rewrite[1].content)
+    shown = [(m.type, m.content) for m in rewrite[1:-1]]  # the worked examples, as earlier turns
+    assert len(shown) == 2 * len(prompts.REWRITE_EXAMPLES) and shown[1] == ("ai", prompts.REWRITE_EXAMPLES[0][2])
+    assert "User: What did the Kremlin spokesman say about talks with the US?" in str(rewrite[-1].content)
+    assert "Assistant: Moscow is still prepared" in str(rewrite[-1].content)
+    assert str(rewrite[-1].content).endswith("Last question: How did he describe America?\n\nStandalone question:")
     assert str(answer[-1].content).endswith(f"Question: {standalone}")
 
 
@@ -321,3 +324,19 @@ def test_the_stream_names_the_passages_before_the_answer_starts(seed_settings: r
     for excerpt in out["context"]:  # what the LLM read: sentences of the passages offered
         start, end = sentence_spans(excerpt.page_content)[0]
         assert excerpt.page_content[start:end] in offered[excerpt.id]
+
+
+def test_a_passage_question_is_never_quoted_as_the_answer() -> None:
+    """When nothing the model said is supported, the most relevant passage sentence stands in for it, unless that
+    sentence is itself a question (a headline like "Why is the Pope in hospital?" answers nothing)."""
+    from langchain_core.documents import Document
+
+    from rag.chain import _verified
+    from rag.sources import Citer
+
+    passage = Document(page_content="Why is the pope in hospital? He was admitted to Gemelli with bronchitis.",
+                       metadata={"title": "Pope", "source": "x.example"}, id="p:0")
+    invented = [("The pope flew to Lisbon on Monday [1].", True)]
+    assert list(_verified(iter(invented), Citer([passage]), "Why is the pope in hospital?")) == []
+    assert list(_verified(iter(invented), Citer([passage]), "He was admitted to Gemelli with bronchitis.")) == [
+        "He was admitted to Gemelli with bronchitis [1]."]

@@ -90,6 +90,35 @@ def test_answer_figures_count_what_the_prompt_keeps_of_what_was_offered() -> Non
     assert f["citation_precision"] == 1.0 and f["citations"] == 5
 
 
+class ScriptedChain:
+    """Streams canned turns as the chain would: passages and context first, then the answer in two pieces."""
+
+    def __init__(self, answers: list[str], passage: str) -> None:
+        self.answers, self.passage, self.asked = iter(answers), passage, []
+
+    def stream(self, inputs: dict[str, object]) -> list[dict[str, object]]:
+        self.asked.append(inputs)
+        answer = next(self.answers)
+        read = Document(self.passage[:20], metadata={"title": "T", "source": "s", "published": "2025-03-01"})
+        return [{"standalone": f"{inputs['question']} (standalone)", "passages": [doc(self.passage)]},
+                {"context": [read]}, {"answer": answer[:5]}, {"answer": answer[5:]}]
+
+
+def test_a_conversation_row_keeps_every_turn_and_where_the_last_answer_was_lost() -> None:
+    from rag.eval import _converse
+
+    conv = {"id": "c1", "date": "2025-03-01", "turns": ["Who won?", "Where is she from?"],
+            "final_must_include": [["Zimbabwe"]]}
+    chain = ScriptedChain(["Kirsty Coventry won [1].", "She is from Harare [1]."],
+                          "Kirsty Coventry won the vote. She is from Zimbabwe.")
+    row = _converse(chain, conv)
+    assert [t["answer"] for t in row["turns"]] == ["Kirsty Coventry won [1].", "She is from Harare [1]."]
+    assert row["turns"][1]["standalone"] == "Where is she from? (standalone)"
+    assert chain.asked[1]["chat_history"] == [("human", "Who won?"), ("ai", "Kirsty Coventry won [1].")]
+    assert (row["correct"], row["offered"], row["in_prompt"], row["outcome"]) == (False, True, False,
+                                                                                  "selection_miss")
+
+
 def test_load_questions_reads_both_formats(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     rows = [{"id": "a", "question": "Q?", "answer": "Lincoln", "answer_urls": ["u"]},

@@ -254,20 +254,23 @@ def timed_stream(chain: Any, inputs: dict[str, Any]) -> tuple[float, float, dict
 
 
 def _answer_one(chain: Any, q: dict[str, Any]) -> dict[str, Any]:
-    from rag.sources import format_passages
-
     first, full, out, reading = timed_stream(chain, {"question": q["question"], "as_of": q.get("date")})
     answer, gold = out["answer"], q["must_include"]
-    context = out.get("context") or []
-    row = {"id": str(q.get("id")), "gold": gold, "answerable": q["answerable"], "answer": answer,
-           "reading": reading, "first": first, "full": full,
-           "correct": contains(first_sentence(answer), gold),
-           "refused": answer.startswith("The articles don't say"),
-           "offered": hit_rank(out.get("passages") or [], gold) is not None,
-           "in_prompt": bool(context) and contains(format_passages(context), gold),
-           "citations": citation_precision(answer, out["sources"], out.get("standalone") or q["question"])}
-    row["outcome"] = outcome(**{k: row[k] for k in ("correct", "refused", "offered", "in_prompt")})
-    return row
+    return {"id": str(q.get("id")), "gold": gold, "answerable": q["answerable"], "answer": answer,
+            "reading": reading, "first": first, "full": full, **_placed(out, gold),
+            "citations": citation_precision(answer, out["sources"], out.get("standalone") or q["question"])}
+
+
+def _placed(out: dict[str, Any], gold: list[list[str]]) -> dict[str, Any]:
+    """Whether the chain's merged output `out` answered right, refused, was offered the gold and kept it in the
+    prompt, and so where it was lost (`outcome`)."""
+    from rag.sources import format_passages
+
+    answer, context = out.get("answer", ""), out.get("context") or []
+    placed = {"correct": contains(first_sentence(answer), gold), "refused": answer.startswith("The articles don't say"),
+              "offered": hit_rank(out.get("passages") or [], gold) is not None,
+              "in_prompt": bool(context) and contains(format_passages(context), gold)}
+    return {**placed, "outcome": outcome(**placed)}
 
 
 def run_conversations(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -292,8 +295,6 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> dict[str,
 
 
 def _converse(chain: Any, conv: dict[str, Any]) -> dict[str, Any]:
-    from rag.sources import format_passages
-
     history: list[tuple[str, str]] = []
     out: dict[str, Any] = {}
     first = 0.0
@@ -303,13 +304,8 @@ def _converse(chain: Any, conv: dict[str, Any]) -> dict[str, Any]:
         first, _, out, _ = timed_stream(chain, asked)
         history += [("human", turn), ("ai", out["answer"])]
         turns.append({"question": turn, "standalone": out.get("standalone"), "answer": out["answer"]})
-    gold, answer, context = conv["final_must_include"], out.get("answer", ""), out.get("context") or []
-    row = {"id": conv.get("id"), "standalone": out.get("standalone"), "answer": answer, "first": first,
-           "correct": contains(first_sentence(answer), gold), "refused": answer.startswith("The articles don't say"),
-           "offered": hit_rank(out.get("passages") or [], gold) is not None,
-           "in_prompt": bool(context) and contains(format_passages(context), gold), "turns": turns}
-    row["outcome"] = outcome(**{k: row[k] for k in ("correct", "refused", "offered", "in_prompt")})
-    return row
+    return {"id": conv.get("id"), "standalone": out.get("standalone"), "answer": out.get("answer", ""),
+            "first": first, **_placed(out, conv["final_must_include"]), "turns": turns}
 
 
 def main(argv: list[str] | None = None, *, prog: str = "python -m rag.eval") -> int:

@@ -119,7 +119,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
         empty = retriever.store.count() == 0
         yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
         return
-    ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings)
+    ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"])
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return

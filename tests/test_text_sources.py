@@ -312,6 +312,23 @@ def test_context_is_a_contiguous_window_around_the_best_sentence() -> None:
     assert "bridge will reopen" in ctx.best
 
 
+def test_a_follow_up_selects_by_what_is_asked_now_not_only_by_its_rewrite() -> None:
+    """The rewrite of "When does she take office?" names her with the previous answer's words, and the sentence
+    that said them scores highest; the user's own words pull selection to the sentence that answers them."""
+    from rag import Settings
+    from rag.context import select
+    from rag.models import get_embeddings
+
+    docs = [Document(page_content=t, metadata={"title": n, "source": "", "published": ""}) for n, t in (
+        ("Elected", "Ana Ruiz of Port Ellis has been elected as the first woman to chair the regional water board."),
+        ("Term", "She will take office on June 24 and serve a four-year term."))]
+    rewrite = "When does Ana Ruiz take office as chair of the regional water board?"
+    embeddings = get_embeddings(Settings())
+    assert select(rewrite, docs, embeddings, windows=1, chars=200).passages[0].metadata["title"] == "Elected"
+    ctx = select(rewrite, docs, embeddings, windows=1, chars=200, asked="When does she take office?")
+    assert ctx.passages[0].metadata["title"] == "Term" and "June 24" in ctx.best
+
+
 def test_question_time_embedding_keeps_order_and_matches_one_batch() -> None:
     """Sentences are embedded in small groups of similar length (less padding); the vectors are the same as one
     batch gives, in the texts' order."""

@@ -76,9 +76,9 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     """The `windows` passages holding the sentences most relevant to the question, each cut to a contiguous window
     of at most `chars` characters around its best sentence.
 
-    A follow-up's rewrite ("Who was the runner-up at the Westminster dog show, which Sage won?") repeats what the
-    previous answer said, and the sentence that said it then scores highest. When the user's own words (`asked`:
-    "Who was the runner-up?") differ from `question`, a sentence scores the mean of its scores for both.
+    A follow-up's rewrite ("When does Ana Ruiz take office as chair of the water board?") repeats what the previous
+    answer said, and the sentence that said it then scores highest. When the user's own words (`asked`: "When does
+    she take office?") differ from `question`, a sentence scores the mean of its scores for both.
 
     Contiguous text beat the same number of characters of scattered top sentences on the dev slice (answer accuracy
     0.467 vs 0.400 on 60 questions): the small model follows who said what across neighbouring sentences."""

@@ -9,13 +9,20 @@ from rag.text import key_terms, sentence_spans, strip_citations
 
 REFERENCE_RE = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|that|this|those|these|there|then|"
                           r"so|same)\b", re.I)
+NAME_WORD_RE = re.compile(r"[A-Za-z][\w'’.-]*")
 REFUSAL_START = "The articles don't say"
 
 
 def refers_back(question: str) -> bool:
-    """True when the question points at something said before: a pronoun or demonstrative, or too few words of its
-    own to stand alone ("Why?", "And Japan?")."""
-    return bool(REFERENCE_RE.search(question)) or len(key_terms(question)) <= 1
+    """True when the question points at something said before: a pronoun or demonstrative, too few words of its
+    own to stand alone ("Why?", "And Japan?"), or no name at all ("Where was the flight coming from?"): a question
+    about the news names what it is about, and one that names nothing leans on the conversation."""
+    return bool(REFERENCE_RE.search(question)) or len(key_terms(question)) <= 1 or not names_something(question)
+
+
+def names_something(question: str) -> bool:
+    """True when a word after the first is capitalised: a name ("Delta", "Peskov", "US")."""
+    return any(w[0].isupper() for w in NAME_WORD_RE.findall(question)[1:])
 
 
 def standalone(question: str, rewritten: str, last_question: str, last_answer: str) -> str:

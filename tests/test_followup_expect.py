@@ -20,8 +20,9 @@ TERMS_A = "The withdrawal of Ukrainian forces and a guarantee that Ukraine never
 
 @pytest.mark.parametrize(("question", "refers"), [
     ("Who said that?", True), ("Has Kyiv accepted them?", True), ("When did he say it?", True),
-    ("Why?", True), ("And Japan?", True), ("Who is Dmitry Peskov?", False),
-    ("What did Zakharova say about Trump's domestic focus?", False)])
+    ("Why?", True), ("And Japan?", True), ("Where was the flight coming from?", True),
+    ("How many prisoners will each side release?", True), ("Who is Dmitry Peskov?", False),
+    ("What did Zakharova say about Trump's domestic focus?", False), ("Which state did the US spare?", False)])
 def test_a_follow_up_refers_back_through_pronouns_or_missing_words(question: str, refers: bool) -> None:
     assert refers_back(question) is refers
 
@@ -35,6 +36,13 @@ def test_an_echo_is_resolved_from_the_last_answer_without_its_citations() -> Non
     out = standalone("Who said that?", "Who said that?", TERMS_Q, TERMS_A)
     assert out == ("Who said that? (What are Russia's terms: The withdrawal of Ukrainian forces and a guarantee "
                    "that Ukraine never joins NATO)")
+
+
+def test_a_follow_up_that_names_nothing_is_resolved_when_the_model_echoes_it() -> None:
+    out = standalone("Where was the flight coming from?", "Where was the flight coming from?",
+                     "Was anyone hurt on the Delta plane?", "Yes, 18 people were hurt on the Delta plane [1].")
+    assert out == ("Where was the flight coming from? (Was anyone hurt on the Delta plane: Yes, 18 people were hurt "
+                   "on the Delta plane)")
 
 
 def test_after_a_refusal_the_last_question_is_what_a_follow_up_points_at() -> None:

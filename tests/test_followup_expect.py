@@ -23,7 +23,7 @@ TERMS_A = "The withdrawal of Ukrainian forces and a guarantee that Ukraine never
     ("Why?", True), ("And Japan?", True), ("Where was the flight coming from?", True),
     ("How many prisoners will each side release?", True), ("Who is Dmitry Peskov?", False),
     ("What did Zakharova say about Trump's domestic focus?", False), ("Which state did the US spare?", False)])
-def test_a_follow_up_refers_back_through_pronouns_or_missing_words(question: str, refers: bool) -> None:
+def test_a_follow_up_refers_back_through_pronouns_missing_words_or_no_name(question: str, refers: bool) -> None:
     assert refers_back(question) is refers
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -120,7 +121,9 @@ def run_retrieval(args: argparse.Namespace, settings: Settings) -> dict[str, Any
 
 def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     """What the LLM is given, without the LLM: how often the gold answer is in the passages offered and in the
-    excerpts selected from them, and how long those are. Fast enough to tune context selection on."""
+    excerpts selected from them, and how long those are. Fast enough to tune context selection on. Each --out row
+    also holds a digest of the prompt's passages: the LLM decodes greedily, so only the questions whose digest a
+    variant changes need answering again to measure it (bench/changed_prompts.py)."""
     from rag.context import build_context
     from rag.retrieve import build_retriever, news_query
     from rag.sources import format_passages
@@ -135,7 +138,7 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         text = format_passages(ctx.passages, ctx.excerpts) if ctx else ""
         rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
                      "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),
-                     "chars": len(text)})
+                     "chars": len(text), "prompt": hashlib.sha256(text.encode()).hexdigest()[:16]})
     _write_rows(args.out, rows)
     figures = context_figures(rows)
     keys = [k for k in figures if k != "context_chars_p50"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -165,12 +166,16 @@ def test_context_command_reports_the_answer_in_the_selected_sentences(
     """With one window in the prompt, each prompt is exactly the answer's one-sentence article."""
     monkeypatch.setenv("NEWSDESK_CONTEXT_WINDOWS", "1")
     articles, questions = _tiny_slice(tmp_path)
-    assert main(["context", "--articles", str(articles), "--questions", str(questions), "--json"]) == 0
+    out = tmp_path / "rows.jsonl"
+    argv = ["context", "--articles", str(articles), "--questions", str(questions), "--json", "--out", str(out)]
+    assert main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
     prompts = [f"[1] {title} (ex.com, 2025-01-0{i}): {text}" for i, (title, text) in enumerate(TEXTS.values(), 1)]
     assert {k: v for k, v in figures.items() if k != "index_build_s"} == {
         "questions": 2, "passages_hit": 1.0, "context_hit": 1.0, "prompt_keeps_offered": 1.0,
         "refused_by_evidence_gate": 0.0, "context_chars_p50": (len(prompts[0]) + len(prompts[1])) / 2}
+    digests = [json.loads(line)["prompt"] for line in out.read_text().splitlines()]
+    assert digests == [hashlib.sha256(p.encode()).hexdigest()[:16] for p in prompts[:2]], "a digest of each prompt"
 
 
 @pytest.mark.slow

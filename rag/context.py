@@ -74,10 +74,7 @@ def build_context(question: str, passages: list[Document], embeddings: Embedding
 def select(question: str, passages: list[Document], embeddings: Embeddings, *, windows: int, chars: int,
            asked: str = "") -> Context:
     """The `windows` passages holding the sentences most relevant to the question, each cut to a contiguous window
-    of at most `chars` characters around its best sentence. With two windows or more, one always goes to the first
-    of `passages`: retrieval ranked it first on the whole passage (both searches, its best sentence's key terms,
-    the news week), which one sentence's score does not see ("Tesla" for the automaker under investigation, where
-    sentences of two older articles scored higher; docs/retrieval.md, session 13).
+    of at most `chars` characters around its best sentence.
 
     A follow-up's rewrite ("When does Ana Ruiz take office as chair of the water board?") repeats what the previous
     answer said, and the sentence that said it then scores highest. When the user's own words (`asked`: "When does
@@ -96,8 +93,6 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     for i in np.argsort(-scores).tolist():
         best.setdefault(pool[i][0], i)
     ranks = sorted(best, key=lambda r: -scores[best[r]])[:windows]
-    if windows > 1 and 0 in best and 0 not in ranks:
-        ranks = sorted([0, *ranks[:-1]], key=lambda r: -scores[best[r]])
     excerpts = [" ".join(texts[i] for i in _window([i for i, p in enumerate(pool) if p[0] == r], best[r], texts, chars))
                 for r in ranks]
     return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))], float(dense.max()))

@@ -312,32 +312,6 @@ def test_context_is_a_contiguous_window_around_the_best_sentence() -> None:
     assert "bridge will reopen" in ctx.best
 
 
-def test_the_passage_retrieval_ranks_first_always_gets_one_of_two_windows() -> None:
-    """Sentences that repeat the question's words outscore the one that answers it; retrieval ranked the answering
-    passage first on the whole of it, so it keeps one of the two windows (one window: the best sentence's)."""
-    from rag import Settings
-    from rag.context import select
-    from rag.models import get_embeddings
-
-    docs = [Document(page_content=t, metadata={"title": n, "source": "", "published": ""}) for n, t in (
-        ("Probe", "Federal regulators opened a probe into 2.6 million Tesla cars after a remote summoning function "
-                  "led to crashes."),
-        ("Race", "Automakers face a new investigation of their self-driving features, a report on the race to "
-                 "self-driving cars says."),
-        ("Hype", "Self-driving features were supposed to take over the road, and every automaker is facing "
-                 "questions."))]
-    question = "Which automaker is facing a new investigation into its self-driving features?"
-    embeddings = get_embeddings(Settings())
-
-    def titles(passages: list[Document], windows: int) -> list[str]:
-        ctx = select(question, passages, embeddings, windows=windows, chars=300)
-        return [d.metadata["title"] for d in ctx.passages]
-
-    assert titles([docs[1], docs[2], docs[0]], 2) == ["Race", "Hype"], "by its sentence alone, Probe comes third"
-    assert titles(docs, 2) == ["Race", "Probe"]
-    assert titles(docs, 1) == ["Race"]
-
-
 def test_a_follow_up_selects_by_what_is_asked_now_not_only_by_its_rewrite() -> None:
     """The rewrite of "When does she take office?" names her with the previous answer's words, and the sentence
     that said them scores highest; the user's own words pull selection to the sentence that answers them."""

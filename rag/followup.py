@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from rag.text import key_terms, sentence_spans, strip_citations
+from rag.text import WORD_RE, key_terms, sentence_spans, strip_citations
 
 REFERENCE_RE = re.compile(r"\b(he|him|his|she|her|hers|it|its|they|them|their|that|this|those|these|there|then|"
                           r"so|same)\b", re.I)
-NAME_WORD_RE = re.compile(r"[A-Za-z][\w'’.-]*")
 REFUSAL_START = "The articles don't say"
 
 
@@ -22,7 +21,7 @@ def refers_back(question: str) -> bool:
 
 def names_something(question: str) -> bool:
     """True when a word after the first is capitalised: a name ("Delta", "Peskov", "US")."""
-    return any(w[0].isupper() for w in NAME_WORD_RE.findall(question)[1:])
+    return any(w[0].isupper() for w in WORD_RE.findall(question)[1:])
 
 
 def standalone(question: str, rewritten: str, last_question: str, last_answer: str) -> str:

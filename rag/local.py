@@ -82,9 +82,12 @@ def llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatMo
     # llama.cpp's OpenMP threads spin while they wait: with anything else busy on 2 cores (an ingest, a feed poll,
     # the embedder) a 305-token prompt took 163 s instead of 27 s. Passive waiting yields the core instead.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # RoPE base and scale 0 = read from the model file. ChatLlamaCpp otherwise passes a base of 10,000, while Qwen2.5
+    # is trained with 1,000,000 (SmolLM2 with 100,000): until 0.8.4 the model read every prompt with wrong positions.
     try:
         return _local_chat_class()(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
-                                   max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True)
+                                   max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True,
+                                   rope_freq_base=0.0, rope_freq_scale=0.0)
     except ImportError as e:
         raise ModelNotAvailableError("llama-cpp-python missing; run: pip install 'newsdesk[local]' "
                                      "(or make install)") from e

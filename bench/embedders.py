@@ -25,9 +25,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from ingest.load import iter_articles  # noqa: E402
 from ingest.split import split_article  # noqa: E402
-from rag.eval import KS, hit_rank, load_questions, retrieval_metrics  # noqa: E402
 from rag.lexical import _tokenize  # noqa: E402
 from rag.models import minilm_path  # noqa: E402
+from rag.scoring import KS, hit_rank, load_questions, retrieval_metrics  # noqa: E402
 from rag.store import embed_text  # noqa: E402
 
 DEPTH, RRF_K = 50, 60

@@ -29,9 +29,9 @@ def main() -> None:
     import bm25s
 
     from rag import Settings
-    from rag.eval import hit_rank, load_questions, retrieval_metrics
     from rag.lexical import _tokenize
     from rag.retrieve import _best_sentence_rerank, build_retriever, news_query
+    from rag.scoring import hit_rank, load_questions, retrieval_metrics
     from rag.text import key_terms
 
     settings = Settings(store_dir=args.store)

@@ -37,9 +37,9 @@ def main() -> None:
     args = p.parse_args()
 
     from rag import Settings
-    from rag.eval import contains, first_sentence, load_questions
     from rag.lexical import load_lexical
     from rag.models import get_llm
+    from rag.scoring import contains, first_sentence, load_questions
     from rag.store import open_store
 
     settings = Settings(store_dir=args.store)

@@ -27,9 +27,9 @@ def main() -> None:
     from rag import Settings
     from rag.chain import answer_messages
     from rag.context import build_context
-    from rag.eval import load_questions
     from rag.models import get_llm
     from rag.retrieve import build_retriever, news_query
+    from rag.scoring import load_questions
 
     settings = Settings(store_dir=args.store)
     retriever = build_retriever(settings)

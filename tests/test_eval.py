@@ -1,4 +1,4 @@
-"""rag.eval: metric definitions on hand-made data, the command on a tiny corpus, and a regression floor."""
+"""rag.eval and rag.scoring: metrics on hand-made data, the command on a tiny corpus, and a regression floor."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
-from rag.eval import (
+from rag.eval import main
+from rag.scoring import (
     OUTCOMES,
     answer_figures,
     citation_precision,
     first_sentence,
     hit_rank,
     load_questions,
-    main,
     outcome,
     retrieval_metrics,
 )

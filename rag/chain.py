@@ -152,8 +152,9 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
     sentence is shown while it is being written, up to its last key term, as long as one passage supports all it
     claims so far: the reader sees the answer start without waiting for the whole sentence. If that sentence then
     goes beyond the passages, it ends where their support ends. A question the model writes (it may echo the one
-    asked, or one a passage asks) answers nothing and is dropped. When the model answered but nothing it said is
-    supported, the single most relevant passage sentence is quoted instead (never a question); when it declined,
+    asked, or one a passage asks) answers nothing and is dropped, and so is a first sentence that only restates the
+    question (Citer.restates): the answer then leads with the next one. When the model answered but nothing it said
+    is supported, the single most relevant passage sentence is quoted instead (never a question); when it declined,
     nothing is said."""
     said, shown = 0, ""
     for text, done in drafts:
@@ -165,7 +166,7 @@ def _verified(drafts: Iterator[tuple[str, bool]], citer: Citer, best: str) -> It
             continue
         if said == 0 and not shown and REFUSAL_RE.search(text):
             return
-        if not shown and _is_question(text):
+        if not shown and (_is_question(text) or (said == 0 and citer.restates(text))):
             continue
         checked = citer.check(text)
         if shown:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
@@ -9,6 +10,8 @@ from langchain_core.documents import Document
 from rag.text import CITE_RE, key_terms, sentence_spans, strip_citations
 
 SUPPORT_MIN = 0.6  # share of a sentence's key terms its passage must contain
+WH_RE = re.compile(r"\b(who|whom|whose|what|which|where|when|why|how)\b", re.I)
+STANCE_RE = re.compile(r"\b(yes|no|not|never|none|nor)\b|n't\b|n’t\b", re.I)  # answer words that are stopwords
 
 
 def passage_header(doc: Document) -> str:
@@ -87,6 +90,17 @@ class Citer:
         claims = set(key_terms(text)) - set(key_terms(self.question))
         return len(claims) >= min_terms and any(support(text, p.page_content, self.question)[0] == 1.0
                                                 for p in self.passages)
+
+    def restates(self, sentence: str) -> bool:
+        """True when `sentence` only repeats a wh-question ("Blue Origin launched a new rocket this week [1]." for
+        "Blue Origin launched a new rocket this week. What is its name?"): no term beyond the question's, no yes,
+        no or not it lacks. A question offering alternatives ("... or ...?") may be answered in its own words."""
+        q = self.question
+        if not WH_RE.search(q) or re.search(r"\bor\b", q, re.I):
+            return False
+        stance = {m.group(0).lower().replace("’", "'") for m in STANCE_RE.finditer(sentence)}
+        asked = {m.group(0).lower().replace("’", "'") for m in STANCE_RE.finditer(q)}
+        return set(key_terms(sentence)) <= set(key_terms(q)) and stance <= asked
 
     def _number(self, index: int, span: tuple[int, int]) -> int:
         if index not in self.order:

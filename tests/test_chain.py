@@ -340,3 +340,18 @@ def test_a_passage_question_is_never_quoted_as_the_answer() -> None:
     assert list(_verified(iter(invented), Citer([passage]), "Why is the pope in hospital?")) == []
     assert list(_verified(iter(invented), Citer([passage]), "He was admitted to Gemelli with bronchitis.")) == [
         "He was admitted to Gemelli with bronchitis [1]."]
+
+
+def test_an_answer_leads_with_what_it_adds_to_the_question() -> None:
+    """A first sentence that only restates the question answers nothing: the next sentence leads instead."""
+    from langchain_core.documents import Document
+
+    from rag.chain import _verified
+    from rag.sources import Citer
+
+    passage = Document(page_content="Blue Origin launched a new rocket to orbit this week. It is called New Glenn.",
+                       metadata={"title": "Launch", "source": "x.example"}, id="p:0")
+    citer = Citer([passage], question="Blue Origin launched a new rocket to orbit this week. What is its name?")
+    drafts = [("Blue Origin launched a new rocket to orbit this week [1].", True),
+              ("The rocket is called New Glenn [1].", True)]
+    assert list(_verified(iter(drafts), citer, "")) == ["The rocket is called New Glenn [1]."]

@@ -179,6 +179,15 @@ def test_a_sentence_start_is_shown_early_only_when_one_passage_holds_all_its_cla
     assert citer.order == []  # nothing is cited by looking
 
 
+def test_a_sentence_that_only_repeats_a_wh_question_restates_it(passages: list[Document]) -> None:
+    citer = Citer(passages, question="Snow hit Denver this week. What did it close?")
+    assert citer.restates("Snow hit Denver this week [2].")
+    assert not citer.restates("Snow closed the main airport in Denver [2].")  # "main", "airport": beyond it
+    assert not citer.restates("Snow did not close anything in Denver.")  # "not" answers
+    assert not Citer(passages, question="Did snow close the airport?").restates("Snow closed the airport.")  # yes
+    assert not Citer(passages, question="Which closed, the airport or the museum?").restates("The airport closed.")
+
+
 def test_wrong_number_is_corrected_to_the_supporting_passage(passages: list[Document]) -> None:
     citer = Citer(passages)
     assert citer.check("The central bank raised interest rates by half a point [3].") == \

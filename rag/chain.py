@@ -19,12 +19,11 @@ from rag.followup import standalone
 from rag.history import history_text, last_exchange, validate_question
 from rag.models import LOCAL_LLMS, get_llm, llm_errors
 from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
-from rag.sources import Citer, format_passages
+from rag.sources import WH_RE, Citer, format_passages
 from rag.text import WORD_RE, key_terms, sentence_spans, strip_citations
 
 REFUSAL_RE = re.compile(r"(don'?t|do not|does not|doesn'?t) (say|mention|specify|state)|no information|not (mentioned|"
                         r"provided|specified|stated|contain)|cannot answer|can't answer|unable to", re.I)
-QUESTION_START_RE = re.compile(r"^(who|whom|whose|what|which|where|when|why|how)\b", re.I)
 MAX_SENTENCES = 3
 WARM_UP_THREAD = "newsdesk-warm-up"
 
@@ -189,7 +188,7 @@ def _supported_start(draft: str, citer: Citer) -> str:
     before any citation marker, not a refusal or what may become a question, and at least two claims that one
     passage supports ("" if none)."""
     text = draft.split("[", 1)[0]
-    if QUESTION_START_RE.match(text):
+    if WH_RE.match(text):
         return ""
     ends = [m.end() for m in WORD_RE.finditer(text) if m.end() < len(text) and key_terms(m.group())]
     start = text[: ends[-1]] if ends else ""

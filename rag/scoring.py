@@ -73,6 +73,7 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
+
 OUTCOMES = ("right", "retrieval_miss", "selection_miss", "model_miss", "wrong_refusal")
 
 
@@ -94,8 +95,8 @@ def placed(out: dict[str, Any], gold: list[list[str]]) -> dict[str, Any]:
     prompt, and so where it was lost (`outcome`)."""
     answer, context = out.get("answer", ""), out.get("context") or []
     where = {"correct": contains(first_sentence(answer), gold), "refused": answer.startswith("The articles don't say"),
-              "offered": hit_rank(out.get("passages") or [], gold) is not None,
-              "in_prompt": bool(context) and contains(format_passages(context), gold)}
+             "offered": hit_rank(out.get("passages") or [], gold) is not None,
+             "in_prompt": bool(context) and contains(format_passages(context), gold)}
     return {**where, "outcome": outcome(**where)}
 
 

@@ -10,8 +10,9 @@ from langchain_core.documents import Document
 from rag.text import CITE_RE, key_terms, sentence_spans, strip_citations
 
 SUPPORT_MIN = 0.6  # share of a sentence's key terms its passage must contain
-WH_RE = re.compile(r"\b(who|whom|whose|what|which|where|when|why|how)\b", re.I)
-STANCE_RE = re.compile(r"\b(yes|no|not|never|none|nor)\b|n't\b|n’t\b", re.I)  # answer words that are stopwords
+WH_RE = re.compile(r"\b(who|whom|whose|what|which|where|when|why|how)\b", re.I)  # .match: a question's start
+ALTERNATIVES_RE = re.compile(r"\bor\b", re.I)
+STANCE_RE = re.compile(r"\b(yes|no|not|never|none|nor)\b|n['’]t\b", re.I)  # answer words that are stopwords
 
 
 def passage_header(doc: Document) -> str:
@@ -96,11 +97,9 @@ class Citer:
         "Blue Origin launched a new rocket this week. What is its name?"): no term beyond the question's, no yes,
         no or not it lacks. A question offering alternatives ("... or ...?") may be answered in its own words."""
         q = self.question
-        if not WH_RE.search(q) or re.search(r"\bor\b", q, re.I):
+        if not WH_RE.search(q) or ALTERNATIVES_RE.search(q):
             return False
-        stance = {m.group(0).lower().replace("’", "'") for m in STANCE_RE.finditer(sentence)}
-        asked = {m.group(0).lower().replace("’", "'") for m in STANCE_RE.finditer(q)}
-        return set(key_terms(sentence)) <= set(key_terms(q)) and stance <= asked
+        return set(key_terms(sentence)) <= set(key_terms(q)) and _stance(sentence) <= _stance(q)
 
     def _number(self, index: int, span: tuple[int, int]) -> int:
         if index not in self.order:
@@ -118,6 +117,10 @@ class Citer:
             meta = {**doc.metadata, "n": n, "support_spans": [list(s) for s in self.spans[i]]}
             out.append(Document(page_content=doc.page_content, metadata=meta, id=doc.id))
         return out
+
+
+def _stance(text: str) -> set[str]:
+    return {m.group(0).lower().replace("’", "'") for m in STANCE_RE.finditer(text)}
 
 
 def _with_markers(text: str, numbers: list[int]) -> str:

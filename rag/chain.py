@@ -18,7 +18,7 @@ from rag.context import Context, build_context
 from rag.followup import standalone
 from rag.history import history_text, last_exchange, validate_question
 from rag.models import LOCAL_LLMS, get_llm, llm_errors
-from rag.retrieve import Filters, HybridRetriever, build_retriever, news_query
+from rag.retrieve import Filters, HybridRetriever, NewsWeek, build_retriever, news_query
 from rag.sources import WH_RE, Citer, format_passages
 from rag.text import WORD_RE, key_terms, sentence_spans, strip_citations
 
@@ -51,10 +51,12 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
             rewritten = _rewrite(rewriter, x["question"], strip_citations(history_text(history)))
         return standalone(x["question"], rewritten, *last_exchange(history))
 
+    def query(x: dict[str, Any]) -> tuple[Filters, NewsWeek | None]:
+        return news_query(x["standalone"], settings, as_of=x["as_of"], source=x.get("source"),
+                          published_after=x.get("published_after"), published_before=x.get("published_before"))
+
     def retrieve(x: dict[str, Any]) -> list[Any]:
-        filters, week = news_query(x["standalone"], settings, as_of=x["as_of"], source=x.get("source"),
-                                   published_after=x.get("published_after"),
-                                   published_before=x.get("published_before"))
+        filters, week = x["query"]
         return retriever.search(x["standalone"], filters, week=week)
 
     def answer(chunks: Iterator[dict[str, Any]]) -> Iterator[AddableDict]:
@@ -65,7 +67,8 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
             yield from _answer(x, model, retriever, settings)
 
     prepare = RunnableLambda(_prepare) | RunnablePassthrough.assign(standalone=rewrite)
-    return prepare | RunnablePassthrough.assign(passages=retrieve) | RunnableGenerator(answer)
+    return (prepare | RunnablePassthrough.assign(query=query) | RunnablePassthrough.assign(passages=retrieve)
+            | RunnableGenerator(answer))
 
 
 def warm_up(retriever: HybridRetriever, model: BaseChatModel | None) -> None:
@@ -118,7 +121,8 @@ def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
         empty = retriever.store.count() == 0
         yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
         return
-    ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"])
+    ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"],
+                        week=x["query"][1])
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return

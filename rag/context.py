@@ -11,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
 from rag.expect import topic_terms
+from rag.retrieve import NewsWeek
 from rag.text import idf_overlap, key_terms, sentence_spans
 
 INJECTION_RE = re.compile(
@@ -19,6 +20,7 @@ INJECTION_RE = re.compile(
 EMBED_GROUP = 12  # texts embedded together at question time: short groups of similar length pad least
 RANK_PENALTY = 0.03  # per rank of the passage a sentence comes from
 LEXICAL_WEIGHT = 0.5  # weight of key-term overlap beside cosine similarity
+WEEK_BONUS = 1.0  # added to a sentence of an article from the question's news week: news-week sentences come first
 MIN_SIMILARITY = 0.4  # a sentence this close to the question (cosine) is evidence enough in other words
 
 
@@ -55,30 +57,35 @@ def evidence(question: str, passages: list[Document]) -> float:
 
 
 def build_context(question: str, passages: list[Document], embeddings: Embeddings,
-                  settings: Settings, *, asked: str = "") -> Context | None:
+                  settings: Settings, *, asked: str = "", week: NewsWeek | None = None) -> Context | None:
     """What the LLM gets for `question` from the retrieved `passages` (the chain and `rag.eval context` both use
     this): None when the passages' evidence is too weak to answer from, else the selected windows. `asked` is the
-    user's own words when `question` was rewritten from a follow-up (see `select`).
+    user's own words when `question` was rewritten from a follow-up, `week` the news week retrieval favoured (see
+    `select`).
 
     Evidence is weak when the passages hold less than `settings.min_evidence` of the question's key terms and no
     sentence of theirs is close to it in meaning: a question in other words than the article's ("When is Trump's
     swearing-in?") still reaches the model, one on another topic does not."""
     passages = passages[: settings.context_passages]
     ctx = select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars,
-                 asked=asked)
+                 asked=asked, week=week)
     if evidence(question, passages) < settings.min_evidence and ctx.similarity < MIN_SIMILARITY:
         return None
     return ctx
 
 
 def select(question: str, passages: list[Document], embeddings: Embeddings, *, windows: int, chars: int,
-           asked: str = "") -> Context:
+           asked: str = "", week: NewsWeek | None = None) -> Context:
     """The `windows` passages holding the sentences most relevant to the question, each cut to a contiguous window
     of at most `chars` characters around its best sentence.
 
     A follow-up's rewrite ("When does Ana Ruiz take office as chair of the water board?") repeats what the previous
     answer said, and the sentence that said it then scores highest. When the user's own words (`asked`: "When does
     she take office?") differ from `question`, a sentence scores the mean of its scores for both.
+
+    Sentences of articles published in `week` (the news week retrieval favoured) come before the others
+    (WEEK_BONUS): a question about the news is answered from that week's reports rather than from an older
+    article that shares its words (docs/retrieval.md, session 17).
 
     Contiguous text beat the same number of characters of scattered top sentences on the dev slice (answer accuracy
     0.467 vs 0.400 on 60 questions): the small model follows who said what across neighbouring sentences."""
@@ -89,6 +96,8 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     texts = [passages[r].page_content[s:e] for r, s, e in pool]
     scores, dense = _scores([question, asked] if asked and asked != question else [question], texts,
                             [r for r, _, _ in pool], embeddings)
+    if week:
+        scores = scores + WEEK_BONUS * np.array([week.holds(passages[r].metadata) for r, _, _ in pool])
     best: dict[int, int] = {}  # passage -> index in pool of its best sentence
     for i in np.argsort(-scores).tolist():
         best.setdefault(pool[i][0], i)

@@ -353,3 +353,24 @@ def test_question_time_embedding_keeps_order_and_matches_one_batch() -> None:
     assert grouped.shape == (len(texts), 384)
     assert np.allclose(grouped, np.array(embeddings.embed_documents(texts)), atol=1e-4)
     assert embed_by_length(embeddings, []).shape[0] == 0
+
+
+def test_sentences_of_the_news_week_come_before_an_older_articles() -> None:
+    """An older article that shares the question's words scores higher sentence for sentence; given the news week
+    retrieval favoured, selection reads that week's report first."""
+    from datetime import date
+
+    from rag import Settings
+    from rag.context import select
+    from rag.models import get_embeddings
+    from rag.retrieve import NewsWeek
+
+    docs = [Document(page_content=t, metadata={"title": n, "source": "", "published": p, "published_int": i})
+            for n, t, p, i in (
+                ("Bridge", "The bridge over the river will reopen on May 12, the mayor said.", "2019-04-02", 20190402),
+                ("Delay", "City officials now expect the river crossing to open again by late October.", "2025-03-01",
+                 20250301))]
+    question, embeddings = "When will the bridge over the river reopen?", get_embeddings(Settings())
+    assert select(question, docs, embeddings, windows=1, chars=200).passages[0].metadata["title"] == "Bridge"
+    ctx = select(question, docs, embeddings, windows=1, chars=200, week=NewsWeek.ending(date(2025, 3, 2)))
+    assert ctx.passages[0].metadata["title"] == "Delay" and "October" in ctx.excerpts[0]

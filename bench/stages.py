@@ -44,7 +44,8 @@ def main() -> None:
         filters, week = news_query(q["question"], settings, as_of=q.get("date"))
         passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
         t1 = time.perf_counter()
-        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week)
+        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
+                            neighbours=retriever.store.around)
         t2 = time.perf_counter()
         if ctx is None:
             continue

@@ -11,6 +11,7 @@ from langchain_core.documents import Document
 
 from ingest.load import Article
 from rag.models import minilm_path
+from rag.store import chunk_id
 from rag.text import sentence_spans
 
 HARD_CHARS_PER_TOKEN = 3  # used only to cut a sentence longer than a whole chunk
@@ -29,10 +30,6 @@ def _tokenizer():  # type: ignore[no-untyped-def]
 def count_tokens(texts: list[str]) -> list[int]:
     """Word pieces of each text, as MiniLM's tokenizer counts them (no special tokens)."""
     return [len(e.ids) for e in _tokenizer().encode_batch(texts, add_special_tokens=False)]
-
-
-def chunk_id(article_id: str, index: int) -> str:
-    return f"{article_id}:{index}"
 
 
 def split_article(article: Article, *, max_tokens: int) -> list[Document]:

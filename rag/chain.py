@@ -122,7 +122,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
         yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
         return
     ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"],
-                        week=x["query"][1])
+                        week=x["query"][1], neighbours=retriever.store.around)
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ RANK_PENALTY = 0.03  # per rank of the passage a sentence comes from
 LEXICAL_WEIGHT = 0.5  # weight of key-term overlap beside cosine similarity
 WEEK_BONUS = 1.0  # added to a sentence of an article from the question's news week: news-week sentences come first
 MIN_SIMILARITY = 0.4  # a sentence this close to the question (cosine) is evidence enough in other words
+
+Neighbours = Callable[[Document], "tuple[Document | None, Document | None]"]  # a chunk -> the chunks around it
 
 
 @dataclass
@@ -57,25 +60,26 @@ def evidence(question: str, passages: list[Document]) -> float:
 
 
 def build_context(question: str, passages: list[Document], embeddings: Embeddings,
-                  settings: Settings, *, asked: str = "", week: NewsWeek | None = None) -> Context | None:
+                  settings: Settings, *, asked: str = "", week: NewsWeek | None = None,
+                  neighbours: Neighbours | None = None) -> Context | None:
     """What the LLM gets for `question` from the retrieved `passages` (the chain and `rag.eval context` both use
     this): None when the passages' evidence is too weak to answer from, else the selected windows. `asked` is the
     user's own words when `question` was rewritten from a follow-up, `week` the news week retrieval favoured (see
-    `select`).
+    `select`), `neighbours` (`Store.around`) lets a window continue into the chunks around its passage.
 
     Evidence is weak when the passages hold less than `settings.min_evidence` of the question's key terms and no
     sentence of theirs is close to it in meaning: a question in other words than the article's ("When is Trump's
     swearing-in?") still reaches the model, one on another topic does not."""
     passages = passages[: settings.context_passages]
     ctx = select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars,
-                 asked=asked, week=week)
+                 asked=asked, week=week, neighbours=neighbours)
     if evidence(question, passages) < settings.min_evidence and ctx.similarity < MIN_SIMILARITY:
         return None
     return ctx
 
 
 def select(question: str, passages: list[Document], embeddings: Embeddings, *, windows: int, chars: int,
-           asked: str = "", week: NewsWeek | None = None) -> Context:
+           asked: str = "", week: NewsWeek | None = None, neighbours: Neighbours | None = None) -> Context:
     """The `windows` passages holding the sentences most relevant to the question, each cut to a contiguous window
     of at most `chars` characters around its best sentence.
 
@@ -86,6 +90,12 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     Sentences of articles published in `week` (the news week retrieval favoured) come before the others
     (WEEK_BONUS): a question about the news is answered from that week's reports rather than from an older
     article that shares its words (docs/retrieval.md, session 17).
+
+    Given `neighbours`, a window may continue into the chunks before and after its passage in the same article:
+    chunks are cut on sentence boundaries without overlap, so a sentence at a chunk's edge could only be read with
+    what stood on one side of it. A chunk joins one window at most, and none that is a chosen passage itself, so
+    no sentence is read twice. The best sentence is still chosen within the retrieved chunk, and the passage
+    becomes the joined text, so citations are checked against what the window holds (docs/retrieval.md, session 20).
 
     Contiguous text beat the same number of characters of scattered top sentences on the dev slice (answer accuracy
     0.467 vs 0.400 on 60 questions): the small model follows who said what across neighbouring sentences."""
@@ -102,9 +112,30 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     for i in np.argsort(-scores).tolist():
         best.setdefault(pool[i][0], i)
     ranks = sorted(best, key=lambda r: -scores[best[r]])[:windows]
-    excerpts = [" ".join(texts[i] for i in _window([i for i, p in enumerate(pool) if p[0] == r], best[r], texts, chars))
-                for r in ranks]
-    return Context([passages[r] for r in ranks], excerpts, texts[int(np.argmax(scores))], float(dense.max()))
+    chosen, excerpts = [], []
+    taken = {passages[r].id for r in ranks}  # a chunk is read once: in its own window or in one neighbour's
+    for r in ranks:
+        doc, offset = _joined(passages[r], neighbours, taken) if neighbours else (passages[r], 0)
+        spans = [(s, e) for s, e in sentence_spans(doc.page_content) if not addresses_the_model(doc.page_content[s:e])]
+        sentences = [doc.page_content[s:e] for s, e in spans]
+        at = offset + pool[best[r]][1]
+        centre = next((k for k, (s, e) in enumerate(spans) if s <= at < e), 0)
+        chosen.append(doc)
+        excerpts.append(" ".join(sentences[k] for k in _window(list(range(len(spans))), centre, sentences, chars)))
+    return Context(chosen, excerpts, texts[int(np.argmax(scores))], float(dense.max()))
+
+
+def _joined(passage: Document, neighbours: Neighbours, taken: set[str | None]) -> tuple[Document, int]:
+    """`passage` with the chunks before and after it in its article that are not `taken` yet (it takes them), and
+    where the passage starts in that text."""
+    before, after = (d if d is not None and d.id not in taken else None for d in neighbours(passage))
+    taken.update(d.id for d in (before, after) if d is not None)
+    if before is None and after is None:
+        return passage, 0
+    text = " ".join(d.page_content for d in (before, passage, after) if d is not None)
+    start = (before or passage).metadata.get("start_index", 0)
+    offset = len(before.page_content) + 1 if before is not None else 0
+    return Document(page_content=text, metadata={**passage.metadata, "start_index": start}, id=passage.id), offset
 
 
 def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> list[int]:

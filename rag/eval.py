@@ -82,7 +82,8 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     for q in questions:
         filters, week = news_query(q["question"], settings, as_of=q.get("date"))
         passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
-        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week)
+        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
+                            neighbours=retriever.store.around)
         text = format_passages(ctx.passages, ctx.excerpts) if ctx else ""
         rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
                      "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),

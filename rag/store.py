@@ -24,6 +24,11 @@ LEXICAL_FILE = "bm25.sqlite3"  # the lexical index in lexical_dir (rag.lexical)
 GENERATION = "generation"  # collection metadata key: a new value each time ingest changes the collection
 
 
+def chunk_id(article_id: str, index: int) -> str:
+    """The stable id of an article's `index`-th chunk (ingest writes it; `Store.around` finds neighbours by it)."""
+    return f"{article_id}:{index}"
+
+
 @dataclass
 class Store:
     """A Chroma collection plus the embedder that fills it."""
@@ -122,6 +127,16 @@ class Store:
         got = _call(self, self.collection.get, ids=ids, include=["metadatas", "documents"])
         rows = zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         return [Document(page_content=t, metadata=dict(m), id=i) for i, t, m in rows]
+
+    def around(self, doc: Document) -> tuple[Document | None, Document | None]:
+        """The chunks just before and after `doc` in its article (None at either end, or for a chunk without its
+        article's position)."""
+        meta = doc.metadata
+        index, total, article = meta.get("chunk_index"), meta.get("n_chunks"), meta.get("article_id")
+        if not isinstance(index, int) or not isinstance(total, int) or not article:
+            return None, None
+        found = {d.id: d for d in self.get([chunk_id(article, j) for j in (index - 1, index + 1) if 0 <= j < total])}
+        return found.get(chunk_id(article, index - 1)), found.get(chunk_id(article, index + 1))
 
     def dense(self, query: str, n: int, where: dict[str, Any] | None = None) -> list[tuple[Document, float]]:
         """The `n` chunks nearest to `query`, with cosine similarity."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -249,3 +250,40 @@ def test_a_passage_whose_best_sentence_holds_the_query_terms_moves_up(weight: fl
     order = sorted(final, key=lambda c: -final[c])
     assert order[0] == first
     assert order[-1] == "beyond-the-pool"  # only the first `pool` passages are re-ranked
+
+
+def test_a_window_continues_into_the_chunks_around_its_passage(tmp_path: Path) -> None:
+    """Chunks are cut on sentence boundaries without overlap: the window around a sentence at a chunk's edge
+    continues into the article's next or previous chunk (`Store.around`), and the passage the LLM cites becomes
+    the joined text, so its citations are checked against what the window holds."""
+    from rag.context import select
+    from rag.models import get_embeddings
+
+    facts = ["The old ferry pier was built in 1990.", "Storms damaged the harbour bridge in March.",
+             "The harbour bridge will reopen on May 12.", "Engineers replaced forty steel cables.",
+             "Buses will replace the night ferries.", "The council thanked the crews on Friday."]
+    (tmp_path / "bridge.md").write_text("---\ntitle: Bridge\n---\n" + " ".join(facts) + "\n", encoding="utf-8")
+    own = make_settings(tmp_path / "store").model_copy(update={"chunk_tokens": 32})
+    ingest_paths([tmp_path / "bridge.md"], own, progress=False)
+    store = open_store(own)
+    chunks = sorted(store.get([i for i, _, _ in store.rows()]), key=lambda d: d.metadata["chunk_index"])
+    assert len(chunks) >= 3
+    first, middle, last = chunks[0], chunks[1], chunks[-1]
+    assert store.around(first) == (None, chunks[1])
+    assert store.around(last) == (chunks[-2], None)
+    before, after = store.around(middle)
+    assert before is not None and after is not None
+    assert (before.page_content, after.page_content) == (chunks[0].page_content, chunks[2].page_content)
+
+    held = next(d for d in chunks if "May 12" in d.page_content)
+    question, embeddings = "When will the harbour bridge reopen?", get_embeddings(own)
+    alone = select(question, [held], embeddings, windows=1, chars=300)
+    assert alone.excerpts[0] in held.page_content
+    ctx = select(question, [held], embeddings, windows=1, chars=300, neighbours=store.around)
+    window = ctx.excerpts[0]
+    assert "May 12" in window and len(window) > len(held.page_content) and len(window) <= 300
+    assert window in ctx.passages[0].page_content and ctx.passages[0].id == held.id
+    assert store.around(Document(page_content="no position", metadata={})) == (None, None)
+    both = select(question, chunks, embeddings, windows=len(chunks), chars=300, neighbours=store.around)
+    read = [s for e in both.excerpts for s in re.findall(r"[^.]+\.", e)]
+    assert len(both.excerpts) > 1 and len(read) == len(set(read)), "chosen chunks of one article: no sentence twice"

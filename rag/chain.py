@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.context import Context, build_context
 from rag.followup import standalone
 from rag.history import history_text, last_exchange, validate_question
-from rag.models import LOCAL_LLMS, get_llm, llm_errors
+from rag.models import LOCAL_LLMS, get_llm, get_reader, llm_errors
 from rag.retrieve import Filters, HybridRetriever, NewsWeek, build_retriever, news_query
 from rag.sources import WH_RE, Citer, format_passages
 from rag.text import WORD_RE, key_terms, sentence_spans, strip_citations
@@ -72,11 +72,13 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
 
 
 def warm_up(retriever: HybridRetriever, model: BaseChatModel | None) -> None:
-    """Load what the first question would otherwise wait for: the embedding model (~4.5 s here), the lexical
-    index, and for a local LLM (`model`) the fixed start of the answer prompt, whose instructions and worked
-    example (~3 s) llama.cpp then keeps cached."""
+    """Load what the first question would otherwise wait for: the embedding model (~4.5 s here), the sentence
+    reader (rag.models.get_reader), the lexical index, and for a local LLM (`model`) the fixed start of the answer
+    prompt, whose instructions and worked example (~3 s) llama.cpp then keeps cached."""
     try:
         retriever.store.embeddings.embed_query("news")
+        if reader := get_reader(retriever.settings):
+            reader.embed_query("news")
         retriever.lexical()
         if model is None:
             return
@@ -122,7 +124,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
         yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
         return
     ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"],
-                        week=x["query"][1], neighbours=retriever.store.around)
+                        week=x["query"][1], neighbours=retriever.store.around, reader=get_reader(settings))
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # models
     embedder: str = Field("minilm", description="minilm (packaged all-MiniLM-L6-v2) | openai:<model> | "
                           "ollama:<model>")
+    reader: str = Field("mpnet", description="scores the offered passages' sentences against the question: mpnet "
+                        "(packaged all-mpnet-base-v2) | embedder (the store's embedder, as until 0.8.7)")
     embed_threads: int = Field(2, ge=1, description="torch threads for embedding (2 measured fastest when idle)")
     embed_batch: int = Field(64, ge=1, description="texts embedded together (one request to an embedding server)")
     embed_retries: int = Field(4, ge=0, description="an embedding server that is down or busy is asked again this "

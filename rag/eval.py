@@ -73,6 +73,7 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     also holds a digest of the prompt's passages: the LLM decodes greedily, so only the questions whose digest a
     variant changes need answering again to measure it (bench/changed_prompts.py)."""
     from rag.context import build_context
+    from rag.models import get_reader
     from rag.retrieve import build_retriever, news_query
     from rag.sources import format_passages
 
@@ -83,7 +84,7 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         filters, week = news_query(q["question"], settings, as_of=q.get("date"))
         passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
-                            neighbours=retriever.store.around)
+                            neighbours=retriever.store.around, reader=get_reader(settings))
         text = format_passages(ctx.passages, ctx.excerpts) if ctx else ""
         rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
                      "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),

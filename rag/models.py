@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rag.config import Settings
 from rag.errors import LLMUnavailableError, ModelNotAvailableError, NewsdeskError, SettingsError
-from rag.local import llamacpp, local_gguf
+from rag.local import llamacpp, local_gguf, mpnet_dir
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -22,6 +22,7 @@ EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 LOCAL_EMBEDDERS = {"minilm": (EMBEDDING_MODEL, EMBEDDING_DIM)}  # name -> (recorded as, dimension)
 LOCAL_LLMS = ("qwen2.5-1.5b", "smollm2")
+READERS = ("mpnet", "embedder")
 REWRITE_CTX, REWRITE_TOKENS = 2048, 96  # the rewrite prompt holds at most 6 turns of <= 600 characters
 _LOADING = threading.Lock()
 
@@ -62,8 +63,25 @@ def embedder_setting(recorded: str) -> str:
     return next((name for name, (model, _) in LOCAL_EMBEDDERS.items() if model == recorded), recorded)
 
 
+def get_reader(settings: Settings) -> Embeddings | None:
+    """The model that scores again the sentences the store's embedder found best in the offered passages
+    (rag.context.select): for `settings.reader` "mpnet" the packaged all-mpnet-base-v2; None for "embedder" (the
+    embedder's scores stand)."""
+    if settings.reader == "embedder":
+        return None
+    if settings.reader != "mpnet":
+        raise SettingsError(f"Expected NEWSDESK_READER to be one of {', '.join(READERS)}. Got {settings.reader!r}")
+    with _LOADING:
+        return _sentence_transformer(str(mpnet_dir(settings)), settings.embed_threads, settings.embed_batch)
+
+
 @lru_cache(maxsize=4)
 def _minilm(threads: int, batch: int) -> Embeddings:
+    return _sentence_transformer(minilm_path(), threads, batch)
+
+
+@lru_cache(maxsize=4)
+def _sentence_transformer(path: str, threads: int, batch: int) -> Embeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -71,11 +89,8 @@ def _minilm(threads: int, batch: int) -> Embeddings:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     torch.set_num_threads(threads)
-    return HuggingFaceEmbeddings(
-        model_name=minilm_path(),
-        model_kwargs={"device": "cpu"},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": batch},
-    )
+    return HuggingFaceEmbeddings(model_name=path, model_kwargs={"device": "cpu"},
+                                 encode_kwargs={"normalize_embeddings": True, "batch_size": batch})
 
 
 @lru_cache(maxsize=8)

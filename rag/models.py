@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.config import Settings
@@ -72,7 +73,13 @@ def get_reader(settings: Settings) -> Embeddings | None:
     if settings.reader != "mpnet":
         raise SettingsError(f"Expected NEWSDESK_READER to be one of {', '.join(READERS)}. Got {settings.reader!r}")
     with _LOADING:
-        return _sentence_transformer(str(mpnet_dir(settings)), settings.embed_threads, settings.embed_batch)
+        return _mpnet(settings.model_dir, settings.embed_threads, settings.embed_batch)
+
+
+@lru_cache(maxsize=4)
+def _mpnet(model_dir: Path, threads: int, batch: int) -> Embeddings:
+    """The reader, found (or unzipped) once per process, not on every question."""
+    return _sentence_transformer(str(mpnet_dir(model_dir)), threads, batch)
 
 
 @lru_cache(maxsize=4)

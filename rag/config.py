@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     reader: str = Field("mpnet", description="scores the offered passages' sentences against the question: mpnet "
                         "(packaged all-mpnet-base-v2) | embedder (the store's embedder, as until 0.8.7)")
     embed_threads: int = Field(2, ge=1, description="torch threads for embedding (2 measured fastest when idle)")
+    embed_precision: str = Field("auto", description="local sentence models compute in: auto (bf16 where the CPU "
+                                 "has bfloat16 instructions, else fp32) | fp32 | bf16")
     embed_batch: int = Field(64, ge=1, description="texts embedded together (one request to an embedding server)")
     embed_retries: int = Field(4, ge=0, description="an embedding server that is down or busy is asked again this "
                                "many times, waiting 0.5, 1, 2, ... s")

@@ -1,5 +1,5 @@
-"""Local models from PyPI: the Qwen GGUF and all-mpnet-base-v2 assembled from their parts, SmolLM2's file, and
-llama.cpp chat models that take one call at a time."""
+"""Local models from PyPI: the Qwen GGUF and all-mpnet-base-v2 assembled from their parts, SmolLM2's file,
+llama.cpp chat models that take one call at a time, and sentence models computing in bfloat16."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
 from rag.errors import ModelNotAvailableError
@@ -164,3 +166,23 @@ def _local_chat_class() -> type[BaseChatModel]:
                 yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     return LocalLlamaCpp
+
+
+class Autocast(Embeddings):
+    """A local sentence model's vectors computed in bfloat16 (torch autocast). Autocast holds for the thread that
+    enters it, so each call enters it: an ingest worker, a chat handler and the warm-up each embed in their own."""
+
+    def __init__(self, model: Embeddings) -> None:
+        self.model = model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.model.embed_query(text)

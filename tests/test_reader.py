@@ -12,7 +12,8 @@ from langchain_core.embeddings import Embeddings
 
 import rag
 from rag.context import select
-from rag.models import get_embeddings, get_reader
+from rag.local import Autocast
+from rag.models import cpu_has_bf16, get_embeddings, get_reader, use_bf16
 
 SENTENCES = ["The awards show begins at 8 p.m. on Sunday.", "A comedian will host the awards show this year.",
              "Tickets for the awards show sold out in an hour.", "Mara Quill is the first woman to lead it alone.",
@@ -57,3 +58,22 @@ def test_the_reader_chooses_among_the_sentences_the_embedder_found_best(tmp_path
     outside = select(question, [passage], embeddings, windows=1, chars=50, reader=Liking("roasts"))
     assert outside.excerpts != [SENTENCES[5]]
     assert outside.similarity == alone.similarity  # the evidence gate still reads the embedder's cosine
+
+
+def test_bf16_reads_as_fp32_does_and_the_precision_is_checked(tmp_path: Path) -> None:
+    """In bfloat16 the reader's vectors differ from fp32's (autocast is on) but rank the sentences the same; "auto"
+    takes bfloat16 only where the CPU has its instructions."""
+    def read(precision: str) -> np.ndarray:
+        reader = get_reader(rag.Settings(data_dir=REPO / "data", embed_precision=precision))
+        assert reader is not None
+        return np.array(reader.embed_documents(["Which comedian will host the awards show?", *SENTENCES]))
+
+    fp32, bf16 = read("fp32"), read("bf16")
+    assert not isinstance(get_reader(rag.Settings(data_dir=REPO / "data", embed_precision="fp32")), Autocast)
+    assert not np.array_equal(fp32, bf16)
+    assert np.all(np.sum(fp32 * bf16, axis=1) > 0.999)
+    assert list(np.argsort(-(fp32[1:] @ fp32[0]))) == list(np.argsort(-(bf16[1:] @ bf16[0])))
+    assert use_bf16(rag.Settings(embed_precision="auto")) == cpu_has_bf16()
+    assert isinstance(get_embeddings(rag.Settings(data_dir=tmp_path, embed_precision="bf16")), Autocast)
+    with pytest.raises(rag.SettingsError, match="NEWSDESK_EMBED_PRECISION.*Got 'fp8'"):
+        get_reader(rag.Settings(embed_precision="fp8"))

@@ -63,6 +63,9 @@ def main() -> None:
     p.add_argument("models", type=Path, nargs="+")
     p.add_argument("--requantize", type=Path)
     args = p.parse_args()
+    import llama_cpp
+
+    print("llama.cpp build:", llama_cpp.llama_print_system_info().decode().strip(), flush=True)
     text = " ".join(path.read_text() for path in sorted(Path("corpus").glob("*")) if path.is_file()) * 3
     for settings in SETTINGS:
         print(measure(args.models[0], text, settings), flush=True)

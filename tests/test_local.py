@@ -1,7 +1,10 @@
 """The embedded LLM runs as its model file says: the product's llama.cpp chat model answers token for token as
-llama.cpp itself does with the file's own settings."""
+llama.cpp itself does with the file's own settings; and llama.cpp is built for the CPU it runs on."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import llama_cpp
 from conftest import CORPUS
@@ -29,3 +32,19 @@ def test_the_local_llm_uses_the_rope_settings_of_its_model_file(settings: rag.Se
         messages=[{"role": {"human": "user"}.get(r, r), "content": c} for r, c in MESSAGES],
         max_tokens=settings.max_answer_tokens, temperature=0.0, repeat_penalty=1.1)
     assert product.strip() == str(reply["choices"][0]["message"]["content"]).strip()
+
+
+AVX512 = {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw", "avx512vbmi", "avx512_vnni", "avx512_bf16"}
+
+
+def test_llama_cpp_is_built_for_this_cpu_as_make_install_chose() -> None:
+    # make install builds for AVX-512 where /proc/cpuinfo lists every instruction set above (prompt reading ~1.5x
+    # faster), else for AVX2, and records the choice beside the venv; a build that crashed falls back to AVX2
+    chosen = (Path(sys.prefix) / "llama-cpu").read_text().split()
+    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("flags")), [])
+    built = llama_cpp.llama_print_system_info().decode()
+    assert "AVX2 = 1" in built
+    assert ("AVX512 = 1" in built) == (chosen[0] == "avx512")
+    if len(chosen) == 1:  # no fallback: the choice follows the CPU
+        assert (chosen[0] == "avx512") == AVX512.issubset(flags)

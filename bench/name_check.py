@@ -22,9 +22,8 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from rag.config import Settings
-from rag.context import build_context
-from rag.models import get_reader
-from rag.retrieve import build_retriever, news_query
+from rag.eval import question_context
+from rag.retrieve import build_retriever
 from rag.scoring import contains, load_questions
 from rag.sources import SUPPORT_MIN, support
 from rag.text import key_terms, sentence_spans, strip_citations
@@ -64,17 +63,14 @@ def main() -> None:
     parser.add_argument("--rows", type=Path, required=True, help="rag.eval answers --out rows of the same questions")
     args = parser.parse_args()
     settings = Settings(store_dir=args.store)
-    retriever, reader = build_retriever(settings), get_reader(settings)
+    retriever = build_retriever(settings)
     rows = {r["id"]: r for r in map(json.loads, args.rows.open())}
     changed: dict[str, list[tuple[bool, bool]]] = {s: [] for s in SCOPES}
     for q in load_questions(args.questions):
         r = rows.get(str(q["id"]))
         if r is None or r["refused"] or not r["answer"]:
             continue
-        filters, week = news_query(q["question"], settings, as_of=q.get("date"))
-        passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
-        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
-                            neighbours=retriever.store.around, reader=reader)
+        _, ctx = question_context(q, retriever, settings)
         if ctx is None:
             continue
         sentences = [r["answer"][s:e] for s, e in sentence_spans(r["answer"])]

@@ -72,19 +72,14 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     excerpts selected from them, and how long those are. Fast enough to tune context selection on. Each --out row
     also holds a digest of the prompt's passages: the LLM decodes greedily, so only the questions whose digest a
     variant changes need answering again to measure it (bench/changed_prompts.py)."""
-    from rag.context import build_context
-    from rag.models import get_reader
-    from rag.retrieve import build_retriever, news_query
+    from rag.retrieve import build_retriever
     from rag.sources import format_passages
 
     questions = [q for q in load_questions(args.questions) if q["answerable"]][: args.limit or None]
     retriever = build_retriever(settings)
     rows = []
     for q in questions:
-        filters, week = news_query(q["question"], settings, as_of=q.get("date"))
-        passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
-        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
-                            neighbours=retriever.store.around, reader=get_reader(settings))
+        passages, ctx = question_context(q, retriever, settings)
         text = format_passages(ctx.passages, ctx.excerpts) if ctx else ""
         rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
                      "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),
@@ -93,6 +88,19 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     figures = context_figures(rows)
     keys = [k for k in figures if k != "context_chars_p50"]
     return {**figures, **_onevent_figures(args, rows, context_figures, keys)}
+
+
+def question_context(q: dict[str, Any], retriever: Any, settings: Settings) -> tuple[list[Any], Any]:
+    """A single question's passages offered and the Context the LLM would read (None: refused by the evidence
+    gate), as the chain builds them: the benchmarks that read prompts without the chain share this."""
+    from rag.context import build_context
+    from rag.models import get_reader
+    from rag.retrieve import news_query
+
+    filters, week = news_query(q["question"], settings, as_of=q.get("date"))
+    passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
+    return passages, build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
+                                   neighbours=retriever.store.around, reader=get_reader(settings))
 
 
 def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

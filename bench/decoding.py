@@ -27,11 +27,10 @@ import numpy as np
 
 from rag.chain import answer_messages
 from rag.config import Settings
-from rag.context import Context, build_context
-from rag.eval import _onevent_ids
+from rag.context import Context
+from rag.eval import _onevent_ids, question_context
 from rag.local import local_gguf
-from rag.models import get_reader
-from rag.retrieve import build_retriever, news_query
+from rag.retrieve import build_retriever
 from rag.scoring import contains, load_questions
 from rag.sources import format_passages, passage_header
 from rag.text import sentence_spans
@@ -124,16 +123,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     settings = Settings(store_dir=args.store)
-    retriever, reader = build_retriever(settings), get_reader(settings)
+    retriever = build_retriever(settings)
     llm = Reader(str(local_gguf(settings)), settings.llm_threads)
     variants = args.variants.split(",")
     onevent = _onevent_ids(argparse.Namespace(questions=args.questions, onevent=None))
     rows = []
     for q in [q for q in load_questions(args.questions) if q["answerable"]][: args.limit or None]:
-        filters, week = news_query(q["question"], settings, as_of=q.get("date"))
-        passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
-        ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
-                            neighbours=retriever.store.around, reader=reader)
+        _, ctx = question_context(q, retriever, settings)
         if ctx is None or not contains(format_passages(ctx.passages, ctx.excerpts), q["must_include"]):
             continue
         as_of = q.get("date") or ""

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     # answering
     context_passages: int = Field(5, ge=1, description="passages offered to the LLM")
     context_windows: int = Field(2, ge=1, description="of those, how many go into the prompt, each as one window")
-    context_chars: int = Field(400, ge=100, description="characters of each window around its best sentence")
+    context_chars: int = Field(400, ge=100, description="characters of each window around its best sentence "
+                               "(what one leaves unused, the others may use)")
     min_evidence: float = Field(0.5, description="share of the question's key terms the passages must hold")
 
     # each story once

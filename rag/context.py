@@ -84,7 +84,9 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
            asked: str = "", week: NewsWeek | None = None, neighbours: Neighbours | None = None,
            reader: Embeddings | None = None) -> Context:
     """The `windows` passages holding the sentences most relevant to the question, each cut to a contiguous window
-    of at most `chars` characters around its best sentence.
+    of at most `chars` characters around its best sentence. The characters the windows leave unused of their
+    `windows` × `chars` then let them grow further, best window first (whole sentences, next then previous): a
+    window is not cut short of a sentence that fits in what another did not need (docs/retrieval.md, session 33).
 
     A follow-up's rewrite ("When does Ana Ruiz take office as chair of the water board?") repeats what the previous
     answer said, and the sentence that said it then scores highest. When the user's own words (`asked`: "When does
@@ -121,7 +123,7 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
     for i in np.argsort(-scores).tolist():
         best.setdefault(pool[i][0], i)
     ranks = sorted(best, key=lambda r: -scores[best[r]])[:windows]
-    chosen, excerpts = [], []
+    chosen, built = [], []
     taken = {passages[r].id for r in ranks}  # a chunk is read once: in its own window or in one neighbour's
     for r in ranks:
         doc, offset = _joined(passages[r], neighbours, taken) if neighbours else (passages[r], 0)
@@ -130,7 +132,15 @@ def select(question: str, passages: list[Document], embeddings: Embeddings, *, w
         at = offset + pool[best[r]][1]
         centre = next((k for k, (s, e) in enumerate(spans) if s <= at < e), 0)
         chosen.append(doc)
-        excerpts.append(" ".join(sentences[k] for k in _window(list(range(len(spans))), centre, sentences, chars)))
+        built.append((sentences, centre, _window(list(range(len(spans))), centre, sentences, chars)))
+    spare = windows * chars - sum(_length(window, sentences) for sentences, _, window in built)
+    excerpts = []
+    for sentences, centre, window in built:  # best window first
+        if spare > 0:
+            grown = _window(list(range(len(sentences))), centre, sentences, _length(window, sentences) + spare)
+            spare -= _length(grown, sentences) - _length(window, sentences)
+            window = grown
+        excerpts.append(" ".join(sentences[k] for k in window))
     return Context(chosen, excerpts, texts[int(np.argmax(scores))], float(dense.max()))
 
 
@@ -157,6 +167,11 @@ def _joined(passage: Document, neighbours: Neighbours, taken: set[str | None]) -
     start = (before or passage).metadata.get("start_index", 0)
     offset = len(before.page_content) + 1 if before is not None else 0
     return Document(page_content=text, metadata={**passage.metadata, "start_index": start}, id=passage.id), offset
+
+
+def _length(window: list[int], texts: list[str]) -> int:
+    """Characters of the window's sentences joined by spaces."""
+    return sum(len(texts[k]) for k in window) + max(0, len(window) - 1)
 
 
 def _window(sentences: list[int], center: int, texts: list[str], chars: int) -> list[int]:

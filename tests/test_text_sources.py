@@ -317,8 +317,30 @@ def test_context_is_a_contiguous_window_around_the_best_sentence() -> None:
     assert [d.metadata["title"] for d in ctx.passages][0] == "Festival" and len(ctx.passages) == 2
     window = ctx.excerpts[0]
     assert "May 12" in window and window in text, "one stretch of consecutive sentences"
-    assert len(window) <= 120 and window != text
+    assert len(window) + len(ctx.excerpts[1]) <= 2 * 120 and window != text
     assert "bridge will reopen" in ctx.best
+
+
+def test_a_window_grows_into_the_characters_another_leaves_unused() -> None:
+    """Each window is first cut to `chars`; what the windows leave unused of their `windows` x `chars` goes to the
+    best window first, so its next sentence is read even when it does not fit in its own share."""
+    from rag import Settings
+    from rag.context import select
+    from rag.models import get_embeddings
+
+    text = ("Storms damaged the harbour bridge in March, and engineers closed it to all traffic. The harbour bridge "
+            "will reopen on May 12 after repairs. Crews replaced forty of the bridge's steel cables at a cost of 40 "
+            "million dollars, the city said.")
+    short = "Rain is expected on Sunday."
+    docs = [Document(page_content=t, metadata={"title": n, "source": "", "published": ""})
+            for n, t in (("Bridge", text), ("Weather", short))]
+    embeddings = get_embeddings(Settings())
+    alone = select("When will the harbour bridge reopen?", docs[:1], embeddings, windows=1, chars=120)
+    assert alone.excerpts == ["The harbour bridge will reopen on May 12 after repairs."], "its own share: one sentence"
+    ctx = select("When will the harbour bridge reopen?", docs, embeddings, windows=2, chars=120)
+    assert ctx.excerpts[1] == short
+    assert ctx.excerpts[0].startswith("The harbour bridge will reopen on May 12") and "steel cables" in ctx.excerpts[0]
+    assert len(ctx.excerpts[0]) + len(short) <= 2 * 120 and len(ctx.excerpts[0]) > 120
 
 
 def test_a_follow_up_selects_by_what_is_asked_now_not_only_by_its_rewrite() -> None:

@@ -15,7 +15,7 @@ from langchain_core.runnables.utils import AddableDict
 from rag import prompts
 from rag.config import Settings
 from rag.context import Context, build_context
-from rag.followup import standalone
+from rag.followup import refers_back, standalone
 from rag.history import history_text, last_exchange, validate_question
 from rag.models import LOCAL_LLMS, get_llm, get_reader, llm_errors
 from rag.retrieve import Filters, HybridRetriever, NewsWeek, build_retriever, news_query
@@ -45,7 +45,7 @@ def build_chain(settings: Settings | None = None, *, llm: BaseChatModel | None =
 
     def rewrite(x: dict[str, Any]) -> str:
         history = x.get("chat_history")
-        if not history:
+        if not history or not refers_back(x["question"]):  # a question of its own is searched as asked
             return str(x["question"])
         with llm_errors(settings):
             rewritten = _rewrite(rewriter, x["question"], strip_citations(history_text(history)))

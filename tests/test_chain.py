@@ -251,6 +251,15 @@ def test_without_history_the_question_is_not_rewritten(seed_settings: rag.Settin
     assert len(record.calls) == 1  # the answer only
 
 
+def test_a_question_of_its_own_in_a_conversation_is_not_rewritten(seed_settings: rag.Settings) -> None:
+    """It changes the subject: searched as asked, without a call to the rewriter."""
+    chain, _, record = chain_with(seed_settings, prompts.REFUSAL)
+    history = [("human", "Who won the mayoral race?"), ("ai", "Ana Ruiz won the mayoral race [1].")]
+    out = chain.invoke({"question": QUESTION, "chat_history": history})
+    assert out["standalone"] == QUESTION
+    assert len(record.calls) == 1  # the answer only
+
+
 def test_first_sentence_that_goes_beyond_the_passages_ends_where_their_support_ends(
         seed_settings: rag.Settings) -> None:
     chain, _, _ = chain_with(seed_settings, "Peskov said relations between the two nuclear powers are at their "

@@ -62,7 +62,7 @@ run: install
 	$(PY) app.py
 
 test: install chromium nginx
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra --durations=15 $(PYTEST_ARGS)
 
 test-fast: install nginx
 	$(PY) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -77,14 +78,15 @@ def run_context(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 
     questions = [q for q in load_questions(args.questions) if q["answerable"]][: args.limit or None]
     retriever = build_retriever(settings)
-    rows = []
-    for q in questions:
+
+    def one(q: dict[str, Any]) -> dict[str, Any]:
         passages, ctx = question_context(q, retriever, settings)
         text = format_passages(ctx.passages, ctx.excerpts) if ctx else ""
-        rows.append({"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
-                     "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),
-                     "chars": len(text), "prompt": hashlib.sha256(text.encode()).hexdigest()[:16]})
-    _write_rows(args.out, rows)
+        return {"id": str(q["id"]), "offered": hit_rank(passages, q["must_include"]) is not None,
+                "gated": ctx is None, "in_prompt": bool(text) and contains(text, q["must_include"]),
+                "chars": len(text), "prompt": hashlib.sha256(text.encode()).hexdigest()[:16]}
+
+    rows = each(questions, one, "context", args.out)
     figures = context_figures(rows)
     keys = [k for k in figures if k != "context_chars_p50"]
     return {**figures, **_onevent_figures(args, rows, context_figures, keys)}
@@ -112,8 +114,7 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     chain = build_chain(settings)
     wait_for_warm_up()  # the cold start is its own figure; the latencies below are those of a running chain
     ready_s = time.perf_counter() - started
-    rows = [_answer_one(chain, q) for q in questions]
-    _write_rows(args.out, rows)
+    rows = each(questions, lambda q: _answer_one(chain, q), "answers", args.out)
     if args.verbose:
         for r in rows:
             print(json.dumps({k: r[k] for k in ("id", "gold", "outcome", "citations", "answer")}), file=sys.stderr)
@@ -125,10 +126,32 @@ def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return {**figures, "chain_ready_s": round(ready_s, 1)}
 
 
-def _write_rows(path: Path | None, rows: list[dict[str, Any]]) -> None:
-    """--out: one JSON row per question."""
-    if path:
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+def each(items: list[dict[str, Any]], measure: Callable[[dict[str, Any]], dict[str, Any]], what: str,
+         out: Path | None) -> list[dict[str, Any]]:
+    """`measure` applied to every item in turn. A full run takes up to half an hour on 2 cores, so after each item
+    a line on stderr says how far it is and how long the rest should take, and --out gains that item's row at once:
+    a run stopped midway keeps the rows it measured."""
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with open(out, "w") if out else contextlib.nullcontext() as f:
+        for item in items:
+            rows.append(measure(item))
+            if f:
+                f.write(json.dumps(rows[-1]) + "\n")
+                f.flush()
+            print(progress_line(what, len(rows), len(items), time.perf_counter() - started), file=sys.stderr)
+    return rows
+
+
+def progress_line(what: str, done: int, total: int, elapsed: float) -> str:
+    """"answers: 12/82 done in 2 min 30 s, about 12 min 30 s left" (the pace so far times what is left)."""
+    left = elapsed / done * (total - done) if done else 0.0
+    return f"{what}: {done}/{total} done in {_duration(elapsed)}, about {_duration(left)} left"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def _onevent_figures(args: argparse.Namespace, rows: list[dict[str, Any]],
@@ -182,8 +205,7 @@ def run_conversations(args: argparse.Namespace, settings: Settings) -> dict[str,
     convs = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     chain = build_chain(settings)
     wait_for_warm_up()
-    rows = [_converse(chain, c) for c in convs[: args.limit or None]]
-    _write_rows(args.out, rows)
+    rows = each(convs[: args.limit or None], lambda c: _converse(chain, c), "conversations", args.out)
     if args.verbose:
         for r in rows:
             print(json.dumps(r), file=sys.stderr)

@@ -3,6 +3,7 @@ llama.cpp chat models that take one call at a time, and sentence models computin
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import importlib.util
@@ -140,15 +141,28 @@ def llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatMo
     # RoPE base and scale 0 = read from the model file. ChatLlamaCpp otherwise passes a base of 10,000, while Qwen2.5
     # is trained with 1,000,000 (SmolLM2 with 100,000): until 0.8.4 the model read every prompt with wrong positions.
     try:
-        return _local_chat_class()(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
-                                   max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True,
-                                   rope_freq_base=0.0, rope_freq_scale=0.0)
+        model = _local_chat_class()(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
+                                    max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True,
+                                    rope_freq_base=0.0, rope_freq_scale=0.0)
+        atexit.register(_free, model)
+        return model
     except ImportError as e:
         raise ModelNotAvailableError("llama-cpp-python missing; run: pip install 'newsdesk[local]' "
                                      "(or make install)") from e
     except ValueError as e:  # llama.cpp cannot load the file
         raise ModelNotAvailableError(f"cannot load the model file {path} ({e}); if it is the assembled {QWEN_FILE}, "
                                      "delete it (it is rebuilt from its packages), else run: make install") from e
+
+
+def _free(model: Any) -> None:
+    """Free a llama.cpp model at exit while the interpreter is whole: freed later, as the interpreter tears down its
+    modules, llama-cpp-python prints a TypeError ("'NoneType' object is not callable") after every run. Never under
+    a generation still running in another thread: then the process's exit frees it."""
+    if LLAMA_LOCK.acquire(timeout=5):
+        try:
+            model.client.close()
+        finally:
+            LLAMA_LOCK.release()
 
 
 @lru_cache(maxsize=1)

@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.documents import Document
 
-from rag.eval import main
+from rag.eval import each, main, progress_line
 from rag.scoring import (
     OUTCOMES,
     answer_figures,
@@ -120,6 +121,23 @@ def test_a_conversation_row_keeps_every_turn_and_where_the_last_answer_was_lost(
                                                                                   "selection_miss")
 
 
+def test_progress_line_says_how_far_a_run_is_and_how_long_the_rest_takes() -> None:
+    assert progress_line("answers", 12, 82, 150.0) == "answers: 12/82 done in 2 min 30 s, about 14 min 35 s left"
+    assert progress_line("context", 2, 2, 3.4) == "context: 2/2 done in 3 s, about 0 s left"
+
+
+def test_a_run_stopped_midway_keeps_the_rows_it_measured(tmp_path: Path) -> None:
+    def measure(q: dict[str, Any]) -> dict[str, Any]:
+        if q["id"] == "2":
+            raise KeyboardInterrupt  # the user stops a half-hour run
+        return {"id": q["id"], "right": True}
+
+    out = tmp_path / "rows.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        each([{"id": "1"}, {"id": "2"}], measure, "answers", out)
+    assert out.read_text() == '{"id": "1", "right": true}\n'
+
+
 def test_load_questions_reads_both_formats(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     rows = [{"id": "a", "question": "Q?", "answer": "Lincoln", "answer_urls": ["u"]},
@@ -169,7 +187,10 @@ def test_context_command_reports_the_answer_in_the_selected_sentences(
     out = tmp_path / "rows.jsonl"
     argv = ["context", "--articles", str(articles), "--questions", str(questions), "--json", "--out", str(out)]
     assert main(argv) == 0
-    figures = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    figures = json.loads(captured.out)
+    assert [line.split(" done")[0] for line in captured.err.splitlines() if line.startswith("context: ")] == [
+        "context: 1/2", "context: 2/2"], "a progress line after each question"
     prompts = [f"[1] {title} (ex.com, 2025-01-0{i}): {text}" for i, (title, text) in enumerate(TEXTS.values(), 1)]
     assert {k: v for k, v in figures.items() if k != "index_build_s"} == {
         "questions": 2, "passages_hit": 1.0, "context_hit": 1.0, "prompt_keeps_offered": 1.0,
@@ -200,6 +221,16 @@ def test_answers_command_with_a_small_local_llm(tmp_path: Path, capsys: pytest.C
     assert figures["right"] >= 1 and figures["citations"] == 2
     assert 0 < figures["passages_shown_p50_s"] < figures["first_token_p50_s"] <= figures["full_answer_p50_s"]
     assert figures["first_token_p95_s"] <= figures["full_answer_p95_s"] and figures["chain_ready_s"] > 0
+
+
+@pytest.mark.slow
+def test_a_run_with_the_local_model_exits_without_a_traceback() -> None:
+    """The local model is freed before the interpreter tears its modules down: freed during teardown, llama-cpp-python
+    printed "TypeError: 'NoneType' object is not callable" at the end of every pytest run that had loaded it."""
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                          "test_answers_command_with_a_small_local_llm"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout
+    assert "Traceback" not in run.stderr + run.stdout and "TypeError" not in run.stderr + run.stdout, run.stderr
 
 
 @pytest.mark.slow

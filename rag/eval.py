@@ -144,7 +144,7 @@ def each(items: list[dict[str, Any]], measure: Callable[[dict[str, Any]], dict[s
 
 
 def progress_line(what: str, done: int, total: int, elapsed: float) -> str:
-    """"answers: 12/82 done in 2 min 30 s, about 12 min 30 s left" (the pace so far times what is left)."""
+    """"answers: 12/82 done in 2 min 30 s, about 14 min 35 s left" (the pace so far times what is left)."""
     left = elapsed / done * (total - done) if done else 0.0
     return f"{what}: {done}/{total} done in {_duration(elapsed)}, about {_duration(left)} left"
 

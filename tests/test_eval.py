@@ -283,3 +283,24 @@ def test_mini_slice_hit_at_10_stays_above_its_floor(tmp_path: Path, capsys: pyte
     assert main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["hit@10"] >= 0.80, figures
+
+
+@pytest.mark.parametrize("name", ["conversations.jsonl", "conversations_confirm.jsonl"])
+def test_every_conversation_s_gold_is_written_in_the_articles_it_names(name: str) -> None:
+    """An eval conversation is measured against its gold: each group must occur in an article the conversation
+    names (the seed article for the seed's), and the date (when given) must not precede that article."""
+    articles = {}
+    for part in ("dev", "confirm"):
+        for line in (SHARED / "data" / f"realtimeqa-{part}" / "articles.jsonl").read_text().splitlines():
+            a = json.loads(line)
+            articles[a["id"]] = a
+    seed = (REPO / "corpus" / "kremlin-open-for-talks.txt").read_text().lower()
+    convs = [json.loads(line) for line in (REPO / "tests" / "data" / name).read_text().splitlines() if line.strip()]
+    assert len({c["id"] for c in convs}) == len(convs) >= 20
+    for c in convs:
+        named = [articles[i] for i in c["article_ids"]]
+        texts = [a["text"].lower() for a in named] if c["corpus"] != "seed" else [seed]
+        assert len(c["turns"]) >= 2 and texts, c["id"]
+        for group in c["final_must_include"]:
+            assert any(g.lower() in t for g in group for t in texts), (c["id"], group)
+        assert all(c["date"] >= a["published"] for a in named), c["id"]

@@ -285,15 +285,19 @@ def test_mini_slice_hit_at_10_stays_above_its_floor(tmp_path: Path, capsys: pyte
     assert figures["hit@10"] >= 0.80, figures
 
 
+@pytest.fixture(scope="module")
+def slice_articles() -> dict[str, dict[str, Any]]:
+    """dev's and confirm's articles by id, read once for the conversation files."""
+    files = [SHARED / "data" / f"realtimeqa-{part}" / "articles.jsonl" for part in ("dev", "confirm")]
+    return {a["id"]: a for f in files for a in map(json.loads, f.read_text().splitlines())}
+
+
 @pytest.mark.parametrize("name", ["conversations.jsonl", "conversations_confirm.jsonl"])
-def test_every_conversation_s_gold_is_written_in_the_articles_it_names(name: str) -> None:
+def test_every_conversation_s_gold_is_written_in_the_articles_it_names(
+        name: str, slice_articles: dict[str, dict[str, Any]]) -> None:
     """An eval conversation is measured against its gold: each group must occur in an article the conversation
     names (the seed article for the seed's), and the date (when given) must not precede that article."""
-    articles = {}
-    for part in ("dev", "confirm"):
-        for line in (SHARED / "data" / f"realtimeqa-{part}" / "articles.jsonl").read_text().splitlines():
-            a = json.loads(line)
-            articles[a["id"]] = a
+    articles = slice_articles
     seed = (REPO / "corpus" / "kremlin-open-for-talks.txt").read_text().lower()
     convs = [json.loads(line) for line in (REPO / "tests" / "data" / name).read_text().splitlines() if line.strip()]
     assert len({c["id"] for c in convs}) == len(convs) >= 20

@@ -77,3 +77,26 @@ def test_bf16_reads_as_fp32_does_and_the_precision_is_checked(tmp_path: Path) ->
     assert isinstance(get_embeddings(rag.Settings(data_dir=tmp_path, embed_precision="bf16")), Autocast)
     with pytest.raises(rag.SettingsError, match="NEWSDESK_EMBED_PRECISION.*Got 'fp8'"):
         get_reader(rag.Settings(embed_precision="fp8"))
+
+
+def test_weights_cast_once_give_autocast_s_vectors_to_the_bit() -> None:
+    """Autocast casts the Linear layers' weights to bfloat16 on every call; Autocast casts them once, and the
+    vectors are the ones per-call autocast gives a model still in fp32."""
+    import torch
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from rag.models import minilm_path
+
+    def load() -> HuggingFaceEmbeddings:
+        return HuggingFaceEmbeddings(model_name=minilm_path(), model_kwargs={"device": "cpu"},
+                                     encode_kwargs={"normalize_embeddings": True})
+
+    fp32 = load()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        per_call = np.array(fp32.embed_documents(SENTENCES))
+    cast = Autocast(load())
+    dtypes = {p.dtype for m in cast.model._client.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+    assert dtypes == {torch.bfloat16}
+    assert {p.dtype for p in fp32._client.parameters()} == {torch.float32}
+    assert np.array_equal(np.array(cast.embed_documents(SENTENCES)), per_call)
+    assert not np.array_equal(np.array(fp32.embed_documents(SENTENCES)), per_call)  # autocast did change them

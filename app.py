@@ -92,8 +92,9 @@ def _plural(n: int, word: str) -> str:
 
 def format_summary(summary: Summary, uploads: str) -> str:
     """The upload result, escaped; skip reasons name the uploaded file, not the server's uploads folder."""
+    copies = f", {len(summary.copies)} near-copies of stored stories (not stored again)" if summary.copies else ""
     lines = [f"Added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
-             f"skipped {len(summary.skipped)}."]
+             f"skipped {len(summary.skipped)}{copies}."]
     lines += [f"- skipped {esc(s.reason.replace(uploads + os.sep, ''))}" for s in summary.skipped]
     lines += [f"- note: {esc(note.replace(uploads + os.sep, ''))}" for note in summary.notes]
     return "\n".join(lines)

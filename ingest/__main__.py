@@ -49,9 +49,11 @@ def _files(paths: list[Path], settings: Settings, args: argparse.Namespace) -> i
 
     summary = ingest_paths(paths, settings, prune=args.prune, reindex=args.reindex, progress=not args.quiet)
     for skip in summary.skipped:
-        print(f"warning: skipped {skip.origin}: {skip.reason}", file=sys.stderr)
+        where = "" if skip.reason.startswith(skip.origin) else f"{skip.origin}: "  # most reasons name the file
+        print(f"warning: skipped {where}{skip.reason}", file=sys.stderr)
     print(summary.line())
-    return 0
+    read = summary.added + summary.updated + summary.unchanged + len(summary.copies)
+    return 1 if summary.skipped and not read else 0  # nothing given could be read: a typo, not a quiet success
 
 
 def _web(feeds: Path | None, urls: list[str], settings: Settings, args: argparse.Namespace) -> int:

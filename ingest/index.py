@@ -17,6 +17,7 @@ from ingest.split import split_article
 from ingest.stories import keep_first_copies
 from rag.config import Settings
 from rag.corpus import CORPUS, ArticleInfo, Tally, article_info, load_tally
+from rag.errors import NothingToPruneError
 from rag.lexical import LexicalIndex, synced
 from rag.store import GENERATION, Store, embed_text, new_generation, open_store
 
@@ -63,6 +64,11 @@ def ingest_paths(paths: Iterable[Path], settings: Settings, *, prune: bool = Fal
                  progress: bool = True, store: Store | None = None) -> Summary:
     """Index every article under `paths` into the store named by `settings`; safe to re-run or interrupt."""
     started = time.perf_counter()
+    paths = list(paths)
+    missing = [str(p) for p in paths if not p.exists()]
+    if prune and missing:  # a mistyped folder would otherwise remove every article from the store
+        raise NothingToPruneError(f"not pruning: {', '.join(missing)} does not exist, so every article under it "
+                                  "would be removed. Nothing was changed.")
     summary = Summary()
     store = store or open_store(settings, reset=reindex)
     articles = list(iter_articles(paths, on_skip=summary.skipped.append))
@@ -85,12 +91,12 @@ def ingest_articles(articles: Iterable[Article], settings: Settings, *, store: S
         todo = [a for a in unique if not (a.article_id in existing and existing[a.article_id].complete(a.content_hash))]
         summary.unchanged = len(unique) - len(todo)
         lexical = synced(store) if todo or prune else None  # an index out of step is rebuilt first, not patched
-        if todo and lexical:
-            todo, summary.copies = keep_first_copies(store, todo, existing, settings, lexical)
-        summary.updated = sum(a.article_id in existing for a in todo)
-        summary.added = len(todo) - summary.updated
         seen = {a.article_id for a in unique}
         gone = [aid for aid in existing if aid not in seen] if prune else []
+        if todo and lexical:  # a story about to be pruned is no longer stored: an article is not a copy of it
+            todo, summary.copies = keep_first_copies(store, todo, existing, settings, lexical, ignore=set(gone))
+        summary.updated = sum(a.article_id in existing for a in todo)
+        summary.added = len(todo) - summary.updated
         summary.removed = len(gone)
         _apply(store, lexical, todo, gone, existing, settings, summary, progress=progress, stop=stop)
     summary.seconds = time.perf_counter() - started

@@ -27,16 +27,17 @@ class _Story:
 
 
 def keep_first_copies(store: Store, todo: list[Article], existing: Collection[str], settings: Settings,
-                      lexical: LexicalIndex) -> tuple[list[Article], dict[str, str]]:
+                      lexical: LexicalIndex, *, ignore: Collection[str] = ()) -> tuple[list[Article], dict[str, str]]:
     """Sign every article of `todo`; drop each new one that copies a story stored or kept before it.
 
     Returns the articles to write (signed; a stored story's `also_reported_by` carried over) and, for each
     dropped article, the id of the story it copies. Outlets of dropped copies are added to that story's
     `also_reported_by`, in the store's metadata or on the article about to be written. Stored stories are found
-    by their LSH bands in the lexical index's file: the cost follows `todo`, not the store."""
+    by their LSH bands in the lexical index's file: the cost follows `todo`, not the store. Stored stories in
+    `ignore` (about to be removed) are not matched."""
     signed = [(a, signature(a.text)) for a in todo]
     stories = _stories(store, [a.article_id for a in todo])
-    index = _index(store, lexical, [sig for _, sig in signed], settings)
+    index = _index(store, lexical, [sig for _, sig in signed], settings, ignore)
     kept: dict[str, Article] = {}
     copies: dict[str, str] = {}
     outlets: dict[str, list[str]] = defaultdict(list)
@@ -66,16 +67,17 @@ def _stories(store: Store, article_ids: list[str]) -> dict[str, _Story]:
     return dict(stories)
 
 
-def _index(store: Store, lexical: LexicalIndex, sigs: list[Signature], settings: Settings) -> NearDuplicates | None:
-    """An LSH index of the stored stories that share a band with one of `sigs` (stories stored before signatures
-    existed are signed first)."""
+def _index(store: Store, lexical: LexicalIndex, sigs: list[Signature], settings: Settings,
+           ignore: Collection[str]) -> NearDuplicates | None:
+    """An LSH index of the stored stories, but those in `ignore`, that share a band with one of `sigs` (stories
+    stored before signatures existed are signed first)."""
     if settings.dedup_threshold <= 0:
         return None
     _backfill(store, lexical)
     index = NearDuplicates(settings.dedup_threshold, days=settings.dedup_days)
     for aid, (minhash, published) in lexical.stories_like([s.encode() for s in sigs]).items():
         decoded = Signature.decode(minhash)
-        if decoded is not None:
+        if decoded is not None and aid not in ignore:
             index.add(aid, decoded, published)
     return index
 

@@ -124,6 +124,10 @@ def ingest_uploads(files: Iterable[Upload | str | Path], settings: Settings, *, 
     saved, refused, notes = save_uploads(files, settings)
     summary = Summary(skipped=refused, notes=notes)
     articles = list(iter_articles(saved, on_skip=summary.skipped.append))
+    whole = {s.origin for s in summary.skipped}  # a file refused as a whole (a record's refusal names its line)
+    for path in saved:
+        if str(path) in whole:
+            path.unlink(missing_ok=True)  # not an article: not kept among the uploads either
     if not articles:
         return summary
     store = store or open_store(settings)

@@ -67,12 +67,12 @@ class Settings(BaseSettings):
     # retrieval
     k: int = Field(10, ge=1, description="passages the retriever returns")
     candidates: int = Field(100, ge=1, description="candidates each of lexical and dense retrieval give fusion")
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    rrf_k: int = Field(60, ge=0, description="reciprocal-rank fusion: a rank r scores 1 / (rrf_k + r)")
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
     hide_after_as_of: bool = Field(False, description="a question asked as of a date ignores later articles")
-    recency_weight: float = Field(0.75, description="fusion bonus, in units of a first rank, for articles from the "
-                                  "week up to the question's `as_of` date")
+    recency_weight: float = Field(0.75, ge=0, description="fusion bonus, in units of a first rank, for articles "
+                                  "from the week up to the question's `as_of` date")
     sentence_pool: int = Field(20, ge=0, description="fused candidates re-ranked by their best sentence (0 = off)")
     sentence_weight: float = Field(0.5, ge=0, description="weight of the best-sentence rank beside the fused rank")
     max_per_article: int = Field(3, ge=1, description="passages one article may hold in the top k")
@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     context_windows: int = Field(2, ge=1, description="of those, how many go into the prompt, each as one window")
     context_chars: int = Field(400, ge=100, description="characters of each window around its best sentence "
                                "(what one leaves unused, the others may use)")
-    min_evidence: float = Field(0.5, description="share of the question's key terms the passages must hold")
+    min_evidence: float = Field(0.5, ge=0, le=1, description="share of the question's key terms the passages must hold")
 
     # each story once
     dedup_threshold: float = Field(0.75, ge=0, le=1, description="an article whose word-shingle Jaccard with a "
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
 
     # web
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: int = Field(7860, ge=1, le=65535)
     auth: str | None = Field(None, description="user:password, required when host is not loopback")
     max_upload_mb: float = Field(20.0, gt=0, description="largest file the chat accepts for upload")
     max_upload_files: int = Field(50, ge=1, description="most files one upload may hold")

@@ -27,6 +27,10 @@ class BadQuestionError(NewsdeskError, ValueError):
     """The question is empty, too long or unreadable."""
 
 
+class NothingToPruneError(NewsdeskError, ValueError):
+    """--prune was given a path that does not exist: pruning would remove every article under it."""
+
+
 class BadDateError(NewsdeskError, ValueError):
     """A date filter is not a date."""
 

@@ -74,6 +74,21 @@ def test_file_ingest_stores_a_syndicated_story_once(tmp_path: Path, settings: ra
     assert [m for _, m, _ in open_store(settings).rows()] == rows
 
 
+def test_prune_stores_the_copy_whose_kept_story_it_removes(tmp_path: Path, settings: rag.Settings,
+                                                           write_article: WriteArticle) -> None:
+    """The story kept was fjord.md's; once that file is gone, --prune removes it and stores a copy still there,
+    rather than counting the copy against the story it removes."""
+    folder = copies(tmp_path / "articles", write_article)
+    ingest_paths([folder], settings, progress=False)
+    (folder / "fjord.md").unlink()
+    summary = ingest_paths([folder], settings, progress=False, prune=True)
+    assert (summary.added, summary.removed, len(summary.copies)) == (1, 1, 1)
+    rows = [m for _, m, _ in open_store(settings).rows()]
+    assert {m["source"] for m in rows} == {"Coast Herald"}  # herald.md comes before post.md now
+    again = ingest_paths([folder], settings, progress=False, prune=True)
+    assert (again.added, again.removed, again.unchanged) == (0, 0, 1)
+
+
 def test_dedup_threshold_zero_stores_every_copy(tmp_path: Path, settings: rag.Settings,
                                                 write_article: WriteArticle) -> None:
     summary = ingest_paths([copies(tmp_path / "a", write_article)], settings.model_copy(

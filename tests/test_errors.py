@@ -95,6 +95,21 @@ def test_load_settings_names_every_bad_variable(monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.parametrize(("setting", "value", "phrase"), [
+    ("NEWSDESK_RRF_K", "-1", "greater than or equal to 0"),
+    ("NEWSDESK_PORT", "99999", "less than or equal to 65535"),
+    ("NEWSDESK_MIN_EVIDENCE", "5", "less than or equal to 1"),
+    ("NEWSDESK_LEXICAL_WEIGHT", "-1", "greater than or equal to 0"),
+])
+def test_a_setting_out_of_range_is_refused(setting: str, value: str, phrase: str, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    from rag.config import load_settings
+
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(rag.SettingsError, match=f"{setting}='{value}' \\(Input should be {phrase}"):
+        load_settings()
+
+
+@pytest.mark.parametrize(("setting", "value", "phrase"), [
     ("NEWSDESK_LLM", "gpt-9", "Expected NEWSDESK_LLM one of qwen2.5-1.5b, smollm2, ollama:<model>, openai:<model>. "
                               "Got 'gpt-9'"),
     ("NEWSDESK_CHROMA_URL", "localhost:8000", "Expected NEWSDESK_CHROMA_URL like http://127.0.0.1:8000"),

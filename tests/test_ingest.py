@@ -22,6 +22,7 @@ from ingest.index import Summary, ingest_paths
 from ingest.load import Article, iter_articles
 from ingest.split import count_tokens, split_article
 from rag.corpus import CORPUS, ArticleInfo, CorpusStats, Tally, corpus_stats, count_tally
+from rag.errors import NothingToPruneError
 from rag.lexical import load_lexical
 from rag.store import Store, embed_text, open_store
 
@@ -128,6 +129,17 @@ def test_prune_removes_deleted_files(corpus: Path, settings: rag.Settings) -> No
     assert ids_of(store, bridge_id) == []
     assert store.count() == total - 1
     assert_lexical_in_sync(store)
+
+
+def test_prune_refuses_a_path_that_does_not_exist(corpus: Path, settings: rag.Settings, tmp_path: Path) -> None:
+    """A mistyped folder with --prune would remove every article; nothing is changed and the error says why."""
+    _, store = ingest([corpus], settings)
+    before = rows(store)
+    with pytest.raises(NothingToPruneError, match="not pruning: .*typo does not exist"):
+        ingest([tmp_path / "typo"], settings, prune=True)
+    assert rows(open_store(settings)) == before
+    summary, _ = ingest([tmp_path / "typo"], settings)  # without --prune it is a skip like any other
+    assert summary.skipped and summary.removed == 0
 
 
 def test_reindex_rebuilds_from_scratch(corpus: Path, settings: rag.Settings) -> None:
@@ -312,8 +324,22 @@ def test_cli_prints_the_summary_line(cli_run: tuple[subprocess.CompletedProcess[
 def test_cli_warns_about_skipped_files_on_stderr(cli_run: tuple[subprocess.CompletedProcess[str], Path, Path]) -> None:
     result, folder, _ = cli_run
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert warnings == [
-        f"warning: skipped {folder / 'empty.txt'}: {folder / 'empty.txt'}: empty file",
-        f"warning: skipped {folder / 'notes.docx'}: {folder / 'notes.docx'}: unsupported file type '.docx'",
+    assert warnings == [  # the reason names the file, once
+        f"warning: skipped {folder / 'empty.txt'}: empty file",
+        f"warning: skipped {folder / 'notes.docx'}: unsupported file type '.docx'",
     ]
     assert "warning" not in result.stdout
+
+
+def test_cli_fails_when_nothing_given_could_be_read(settings: rag.Settings, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped path is not a quiet success: exit 1 when every input was skipped (2 for --prune, which refuses)."""
+    from ingest.__main__ import main
+
+    store = ["--store", str(settings.store_dir), "--quiet"]
+    assert main([*store, str(tmp_path / "typo")]) == 1
+    assert f"warning: skipped {tmp_path / 'typo'}: no such file or directory" in capsys.readouterr().err
+    assert main([*store, "--prune", str(tmp_path / "typo")]) == 2
+    assert "error: not pruning:" in capsys.readouterr().err
+    (tmp_path / "a.txt").write_text("Title\nBody.\n")
+    assert main([*store, str(tmp_path / "a.txt"), str(tmp_path / "typo")]) == 0  # one file read: the run counts

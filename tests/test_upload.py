@@ -12,7 +12,7 @@ from test_app import ALPHA, ANSWER, QUESTION, answer_of, ask, serving, sources_o
 
 import app
 import rag
-from ingest.index import ingest_paths
+from ingest.index import Summary, ingest_paths
 from ingest.load import iter_articles
 from ingest.upload import Upload, ingest_uploads, save_uploads, upload_id
 from rag import prompts
@@ -52,6 +52,19 @@ def test_refused_uploads_say_why(settings: rag.Settings, tmp_path: Path) -> None
     assert "also named 'a.txt'; rename one" in reasons[4]
     assert "did not arrive" in reasons[5]
     assert sorted(p.name for p in (settings.data_dir / "uploads").iterdir()) == ["a.txt"]
+
+
+def test_a_file_refused_at_reading_is_not_kept_among_the_uploads(settings: rag.Settings, tmp_path: Path) -> None:
+    """Files saved, then refused as a whole when read (empty, binary), are deleted; the article is kept."""
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blob.md").write_bytes(b"Title\n\x00\x01")
+    (tmp_path / "ok.txt").write_text("Harbour works\nThe harbour reopened on Monday after repairs.\n")
+    summary = ingest_uploads([tmp_path / n for n in ("empty.txt", "blob.md", "ok.txt")], settings)
+    assert summary.added == 1 and len(summary.skipped) == 2
+    assert sorted(p.name for p in (settings.data_dir / "uploads").iterdir()) == ["ok.txt"]
+    copied = Summary(unchanged=1, copies={"upload:b": "upload:a"})  # the CLI's line counts copies; so does the chat
+    assert app.format_summary(copied, "").startswith(
+        "Added 0, updated 0, unchanged 1, skipped 0, 1 near-copies of stored stories (not stored again).")
 
 
 def test_an_upload_takes_at_most_max_upload_files(settings: rag.Settings, tmp_path: Path) -> None:

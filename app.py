@@ -109,10 +109,14 @@ def chat_message(content: str, **metadata: Any) -> Any:
 
 def conversation(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The chat so far as the chain takes it: questions and plain answers. Messages with metadata (what was read,
-    the sources, warnings) are left out; an answer is kept as text, not as the HTML it was shown as."""
+    the sources, warnings) are left out, and so is a question that got no answer (only a warning: a bad date, a
+    server down), so a follow-up is not read against it; an answer is kept as text, not as the HTML it was shown as."""
     from langchain_core.messages import convert_to_messages
 
-    said = convert_to_messages([{"role": m["role"], "content": m["content"]} for m in history if not m.get("metadata")])
+    plain = [m for m in history if not m.get("metadata")]
+    answered = [m for i, m in enumerate(plain)
+                if m["role"] != "user" or (i + 1 < len(plain) and plain[i + 1]["role"] == "assistant")]
+    said = convert_to_messages([{"role": m["role"], "content": m["content"]} for m in answered])
     return [(m.type, html.unescape(m.text)) for m in said]
 
 

@@ -45,7 +45,8 @@ def main() -> None:
         passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
         t1 = time.perf_counter()
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
-                            neighbours=retriever.store.around, reader=get_reader(settings))
+                            neighbours=retriever.store.around, reader=get_reader(settings),
+                            unseen=retriever.lexical().unseen)
         t2 = time.perf_counter()
         if ctx is None:
             continue

@@ -119,12 +119,14 @@ def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
             settings: Settings) -> Iterator[AddableDict]:
     passages = x["passages"][: settings.context_passages]
     yield AddableDict(question=x["question"], standalone=x["standalone"], passages=passages)
-    if not passages:  # an empty store, or filters that exclude every article
-        empty = retriever.store.count() == 0
-        yield AddableDict(answer=prompts.NO_ARTICLES if empty else prompts.REFUSAL, sources=[])
+    if not passages:  # an empty store, or filters that exclude every article (they are named: a typo shows)
+        filters = x["query"][0].describe()
+        refusal = prompts.REFUSAL + (" " + prompts.NO_MATCH.format(filters=filters) if filters else "")
+        yield AddableDict(answer=prompts.NO_ARTICLES if retriever.store.count() == 0 else refusal, sources=[])
         return
     ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"],
-                        week=x["query"][1], neighbours=retriever.store.around, reader=get_reader(settings))
+                        week=x["query"][1], neighbours=retriever.store.around, reader=get_reader(settings),
+                        unseen=retriever.lexical().unseen)
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return

@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from rag.config import Settings
-from rag.expect import topic_terms
+from rag.expect import names, topic_terms
 from rag.retrieve import NewsWeek
 from rag.text import idf_overlap, key_terms, sentence_spans
 
@@ -62,20 +62,25 @@ def evidence(question: str, passages: list[Document]) -> float:
 
 def build_context(question: str, passages: list[Document], embeddings: Embeddings,
                   settings: Settings, *, asked: str = "", week: NewsWeek | None = None,
-                  neighbours: Neighbours | None = None, reader: Embeddings | None = None) -> Context | None:
+                  neighbours: Neighbours | None = None, reader: Embeddings | None = None,
+                  unseen: Callable[[list[str]], list[str]] | None = None) -> Context | None:
     """What the LLM gets for `question` from the retrieved `passages` (the chain and `rag.eval context` both use
     this): None when the passages' evidence is too weak to answer from, else the selected windows. `asked` is the
     user's own words when `question` was rewritten from a follow-up, `week` the news week retrieval favoured (see
     `select`), `neighbours` (`Store.around`) lets a window continue into the chunks around its passage, `reader`
-    (rag.models.get_reader) scores the best sentences again.
+    (rag.models.get_reader) scores the best sentences again, `unseen` (`LexicalIndex.unseen`) says which words no
+    article of the store holds.
 
-    Evidence is weak when the passages hold less than `settings.min_evidence` of the question's key terms and no
-    sentence of theirs is close to it in meaning: a question in other words than the article's ("When is Trump's
-    swearing-in?") still reaches the model, one on another topic does not."""
+    Evidence is weak when the passages hold less than `settings.min_evidence` of the question's key terms, or the
+    question names something no article mentions (rag.expect.names: "What is the capital of Australia?" over
+    articles that never say "Australia"), and no sentence of theirs is close to it in meaning: a question in other
+    words than the article's ("When is Trump's swearing-in?") still reaches the model, one on another topic does
+    not."""
     passages = passages[: settings.context_passages]
     ctx = select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars,
                  asked=asked, week=week, neighbours=neighbours, reader=reader)
-    if evidence(question, passages) < settings.min_evidence and ctx.similarity < MIN_SIMILARITY:
+    weak = evidence(question, passages) < settings.min_evidence or bool(unseen and unseen(names(question)))
+    if weak and ctx.similarity < MIN_SIMILARITY:
         return None
     return ctx
 

@@ -85,6 +85,17 @@ class LexicalIndex:
                               [r for r, _ in ranked]))
         return [(ids[r], float(score)) for r, score in ranked if r in ids]
 
+    def unseen(self, words: list[str]) -> list[str]:
+        """The words of which no passage holds a single token (stemmed as the index stems them): what the articles
+        never mention. A word of stopwords alone is not among them."""
+        tokens = tokenize(words) if words else []
+        wanted = sorted({t for ts in tokens for t in ts})
+        if not wanted:
+            return []
+        rows = self._db().execute(f"SELECT term FROM terms_vocab WHERE term IN ({','.join('?' * len(wanted))})", wanted)
+        seen = {term for (term,) in rows}
+        return [w for w, ts in zip(words, tokens, strict=True) if ts and not seen.intersection(ts)]
+
     def _informative(self, terms: list[str]) -> list[str]:
         """The query terms that occur in at most COMMON of the passages (of at least 10,000). A term in more weighs
         next to nothing in BM25 (idf <= ln 10) but makes SQLite score nearly every passage ("have", "from", "what"

@@ -52,3 +52,4 @@ REWRITE_EXAMPLES = (  # (conversation, last question, standalone question), show
 REFUSAL = "The articles don't say."
 NO_ARTICLES = "No articles are indexed yet. Add some: python -m ingest corpus/ (or upload files in the chat)."
 COVERAGE = "The closest articles are about: {titles}."
+NO_MATCH = "No article matches the filters ({filters})."

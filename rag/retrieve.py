@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,7 +32,18 @@ class Filters:
     def of(cls, source: str | list[str] | None = None, published_after: str | date | None = None,
            published_before: str | date | None = None) -> Filters:
         sources = (source,) if isinstance(source, str) else tuple(source) if source else None
-        return cls(sources, _iso(published_after), _iso(published_before))
+        after, before = _iso(published_after), _iso(published_before)
+        if after and before and after > before:
+            raise BadDateError(f"Expected the first date on or before the last. Got published after {after} and "
+                               f"before {before}: no article can match; swap them")
+        return cls(sources, after, before)
+
+    def describe(self) -> str:
+        """The filters in words, as a refusal names them ("" when there are none)."""
+        after, before = self.published_after, self.published_before
+        dates = " ".join(filter(None, [f"from {after}" if after else "", f"to {before}" if before else ""]))
+        return "; ".join(filter(None, [f"outlet {' or '.join(self.source)}" if self.source else "",
+                                       f"published {dates}" if dates else ""]))
 
     def where(self) -> dict[str, Any] | None:
         """The same filters as a Chroma `where` clause."""
@@ -96,13 +107,13 @@ def news_query(question: str, settings: Settings, *, as_of: str | date | None = 
     a week: the one up to today."""
     iso = _iso(as_of)
     day = date.fromisoformat(iso) if iso else None
-    before = _iso(published_before)
+    filters = Filters.of(source, published_after, published_before)  # the caller's own dates are checked
     if day and settings.hide_after_as_of:
-        before = min(filter(None, [before, day.isoformat()]))
+        filters = replace(filters, published_before=min(filter(None, [filters.published_before, day.isoformat()])))
     week = None
     if day or RECENT_RE.search(question):
         week = NewsWeek.ending(day or date.today())
-    return Filters.of(source, published_after, before), week
+    return filters, week
 
 
 class HybridRetriever(BaseRetriever):

@@ -167,7 +167,8 @@ def test_a_reply_is_the_plain_answer_then_its_sources_in_a_panel_of_their_own() 
 
 
 def test_the_conversation_holds_questions_and_plain_answers_only() -> None:
-    """What the rewriter gets from a chat as Gradio keeps it: no reading list, sources or warnings."""
+    """What the rewriter gets from a chat as Gradio keeps it: no reading list, sources or warnings, and no question
+    that got only a warning."""
     history = [{"role": "user", "metadata": None, "content": [{"type": "text", "text": "Who is Peskov?"}]},
                {"role": "assistant", "metadata": {"title": "Reading 2 passages…", "id": "reading"},
                 "content": [{"type": "text", "text": "<ul><li>Talks</li></ul>"}]},
@@ -175,9 +176,13 @@ def test_the_conversation_holds_questions_and_plain_answers_only() -> None:
                {"role": "assistant", "metadata": {"title": "Sources (1)", "id": "sources"},
                 "content": [{"type": "text", "text": "<details>…</details>"}]},
                {"role": "user", "metadata": None, "content": "And then?"},
-               {"role": "assistant", "metadata": {"id": "notice"}, "content": "⚠️ cannot reach"}]
+               {"role": "assistant", "metadata": {"id": "notice"}, "content": "⚠️ cannot reach"},
+               {"role": "user", "metadata": None, "content": "Who is Zakharova?"},
+               {"role": "assistant", "metadata": {}, "content": "A spokeswoman [2]."},
+               {"role": "user", "metadata": None, "content": "When?"},
+               {"role": "assistant", "metadata": {"id": "notice"}, "content": "⚠️ Date filter: …"}]
     assert app.conversation(history) == [("human", "Who is Peskov?"), ("ai", "He speaks [1]."),
-                                         ("human", "And then?")]
+                                         ("human", "Who is Zakharova?"), ("ai", "A spokeswoman [2].")]
 
 
 def test_corpus_panel_is_escaped() -> None:

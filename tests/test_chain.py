@@ -151,7 +151,10 @@ def test_unanswerable_question_refuses_without_calling_the_llm(seed_settings: ra
 def test_filters_that_exclude_everything_refuse_without_the_llm(seed_settings: rag.Settings) -> None:
     chain, _, record = chain_with(seed_settings)
     out = chain.invoke({"question": QUESTION, "source": "nowhere.example"})
-    assert (out["answer"], out["sources"]) == (prompts.REFUSAL, [])
+    assert (out["answer"], out["sources"]) == (
+        f"{prompts.REFUSAL} No article matches the filters (outlet nowhere.example).", [])
+    out = chain.invoke({"question": QUESTION, "published_after": "2001-01-01", "published_before": "2001-12-31"})
+    assert out["answer"].endswith("No article matches the filters (published from 2001-01-01 to 2001-12-31).")
     assert record.calls == []
 
 

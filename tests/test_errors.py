@@ -122,6 +122,8 @@ def test_a_setting_newsdesk_cannot_use_is_one_line(setting: str, value: str, phr
 @pytest.mark.parametrize(("args", "phrase"), [
     (["--after", "2025-13-45"], "Expected a date like 2025-01-31. Got '2025-13-45'"),
     (["--before", "last week"], "Expected a date like 2025-01-31. Got 'last week'"),
+    (["--after", "2025-03-01", "--before", "2025-01-01"], "Got published after 2025-03-01 and before 2025-01-01: no "
+                                                          "article can match; swap them"),
 ])
 def test_a_bad_date_is_one_line(args: list[str], phrase: str, tmp_path: Path) -> None:
     assert_one_line(run(ASK + [QUESTION_SEED, *args], NEWSDESK_STORE_DIR=str(tmp_path)), phrase)

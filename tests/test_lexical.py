@@ -126,3 +126,12 @@ def test_a_query_leaves_out_terms_most_passages_hold(tmp_path: Path) -> None:
     assert index.search("Have you seen owls?", 100) == index.search("owls", 100)
     assert [cid for cid, _ in index.search("Have you seen owls?", 100)] == ["a7:0"]
     assert len(index.search("have news", 100)) == 100  # "news" (11,999) is rarer than "have" (12,000)
+
+
+def test_unseen_names_the_words_no_passage_holds(settings: rag.Settings) -> None:
+    """Stemmed as the index stems ("Lighthouses" is "lighthouse"); a word of stopwords alone is never unseen."""
+    index = load_lexical(open_store(settings))
+    assert index.unseen(["Lighthouses", "Ferry", "Australia", "The", "Tokyo-Osaka"]) == ["Australia", "Tokyo-Osaka"]
+    assert index.unseen(["Harbour-Tokyo"]) == []  # one of its words is in the articles
+    assert index.unseen([]) == []
+

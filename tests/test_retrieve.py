@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 
 import rag
 from ingest.index import ingest_paths
+from rag.retrieve import news_query
 from rag.store import open_store
 
 ARTICLES = {
@@ -131,6 +132,15 @@ def test_filters_where_restricts_dense_search(settings: rag.Settings) -> None:
 def test_bad_date_is_refused_with_the_expected_format(settings: rag.Settings) -> None:
     with pytest.raises(ValueError, match="Expected a date like 2025-01-31"):
         rag.build_retriever(settings, published_after="last week")
+
+
+def test_dates_the_wrong_way_round_are_refused_not_searched(settings: rag.Settings) -> None:
+    with pytest.raises(rag.BadDateError, match="swap them"):
+        rag.Filters.of(published_after="2025-03-01", published_before="2025-01-01")
+    assert rag.Filters.of(published_after="2025-01-01", published_before="2025-01-01").where()  # one day is fine
+    hidden = settings.model_copy(update={"hide_after_as_of": True})  # as_of narrowing the range is not the user's
+    filters, _ = news_query("What happened?", hidden, as_of="2025-01-01", published_after="2025-02-01")
+    assert (filters.published_after, filters.published_before) == ("2025-02-01", "2025-01-01")
 
 
 def test_identical_texts_are_returned_once(settings: rag.Settings) -> None:

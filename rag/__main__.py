@@ -39,7 +39,8 @@ def answer(args: argparse.Namespace) -> dict:
 
     question = validate_question(args.question)
     Filters.of(args.source, args.after, args.before)
-    settings = load_settings(warm_start=False)  # one question: no later one to warm up for
+    settings = load_settings().model_copy(update={"warm_start": False})  # one question: nothing to warm up for
+    # (read from the environment first, so a NEWSDESK_WARM_START that does not parse stops `ask` as it stops the rest)
     chain = build_chain(settings)
     return chain.invoke({"question": question, "source": args.source, "published_after": args.after,
                          "published_before": args.before})

@@ -82,6 +82,12 @@ def test_a_bad_setting_is_one_line_naming_it(command: list[str], tmp_path: Path)
     assert_one_line(done, "NEWSDESK_K='abc' (Input should be a valid integer", "correct it or unset it")
 
 
+def test_ask_reads_the_warm_start_setting_it_then_turns_off(tmp_path: Path) -> None:
+    """`ask` answers one question and never warms up, but a NEWSDESK_WARM_START that does not parse stops it."""
+    done = run(ASK + [QUESTION_SEED], NEWSDESK_WARM_START="maybe", NEWSDESK_STORE_DIR=str(tmp_path / "store"))
+    assert_one_line(done, "NEWSDESK_WARM_START='maybe' (Input should be a valid boolean")
+
+
 def test_load_settings_names_every_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     from rag.config import load_settings
 

@@ -46,7 +46,7 @@ def main() -> None:
         t1 = time.perf_counter()
         ctx = build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
                             neighbours=retriever.store.around, reader=get_reader(settings),
-                            unseen=retriever.lexical().unseen)
+                            unseen=retriever.unseen)
         t2 = time.perf_counter()
         if ctx is None:
             continue

@@ -49,8 +49,7 @@ def _files(paths: list[Path], settings: Settings, args: argparse.Namespace) -> i
 
     summary = ingest_paths(paths, settings, prune=args.prune, reindex=args.reindex, progress=not args.quiet)
     for skip in summary.skipped:
-        where = "" if skip.reason.startswith(skip.origin) else f"{skip.origin}: "  # most reasons name the file
-        print(f"warning: skipped {where}{skip.reason}", file=sys.stderr)
+        print(f"warning: skipped {skip.reason}", file=sys.stderr)  # each reason names its file
     print(summary.line())
     read = summary.added + summary.updated + summary.unchanged + len(summary.copies)
     return 1 if summary.skipped and not read else 0  # nothing given could be read: a typo, not a quiet success

@@ -152,7 +152,8 @@ def _unique(articles: Iterable[Article], summary: Summary) -> list[Article]:
     seen: dict[str, Article] = {}
     for a in articles:
         if a.article_id in seen:
-            summary.skipped.append(Skip(a.origin, f"same id {a.article_id!r} as {seen[a.article_id].origin}"))
+            first = seen[a.article_id].origin
+            summary.skipped.append(Skip(a.origin, f"{a.origin}: same id {a.article_id!r} as {first}"))
             continue
         seen[a.article_id] = a
     return list(seen.values())

@@ -126,7 +126,7 @@ def _answer(x: dict[str, Any], model: BaseChatModel, retriever: HybridRetriever,
         return
     ctx = build_context(x["standalone"], passages, retriever.store.embeddings, settings, asked=x["question"],
                         week=x["query"][1], neighbours=retriever.store.around, reader=get_reader(settings),
-                        unseen=retriever.lexical().unseen)
+                        unseen=retriever.unseen)
     if ctx is None:
         yield AddableDict(answer=_refusal(passages), sources=[])
         return

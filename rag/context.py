@@ -68,7 +68,7 @@ def build_context(question: str, passages: list[Document], embeddings: Embedding
     this): None when the passages' evidence is too weak to answer from, else the selected windows. `asked` is the
     user's own words when `question` was rewritten from a follow-up, `week` the news week retrieval favoured (see
     `select`), `neighbours` (`Store.around`) lets a window continue into the chunks around its passage, `reader`
-    (rag.models.get_reader) scores the best sentences again, `unseen` (`LexicalIndex.unseen`) says which words no
+    (rag.models.get_reader) scores the best sentences again, `unseen` (`HybridRetriever.unseen`) says which words no
     article of the store holds.
 
     Evidence is weak when the passages hold less than `settings.min_evidence` of the question's key terms, or the
@@ -79,8 +79,8 @@ def build_context(question: str, passages: list[Document], embeddings: Embedding
     passages = passages[: settings.context_passages]
     ctx = select(question, passages, embeddings, windows=settings.context_windows, chars=settings.context_chars,
                  asked=asked, week=week, neighbours=neighbours, reader=reader)
-    weak = evidence(question, passages) < settings.min_evidence or bool(unseen and unseen(names(question)))
-    if weak and ctx.similarity < MIN_SIMILARITY:
+    if ctx.similarity < MIN_SIMILARITY and (evidence(question, passages) < settings.min_evidence
+                                            or bool(unseen and unseen(names(question)))):
         return None
     return ctx
 

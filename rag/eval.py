@@ -103,7 +103,7 @@ def question_context(q: dict[str, Any], retriever: Any, settings: Settings) -> t
     passages = retriever.search(q["question"], filters, week=week)[: settings.context_passages]
     return passages, build_context(q["question"], passages, retriever.store.embeddings, settings, week=week,
                                    neighbours=retriever.store.around, reader=get_reader(settings),
-                                   unseen=retriever.lexical().unseen)
+                                   unseen=retriever.unseen)
 
 
 def run_answers(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

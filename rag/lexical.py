@@ -89,12 +89,15 @@ class LexicalIndex:
         """The words of which no passage holds a single token (stemmed as the index stems them): what the articles
         never mention. A word of stopwords alone is not among them."""
         tokens = tokenize(words) if words else []
-        wanted = sorted({t for ts in tokens for t in ts})
-        if not wanted:
-            return []
-        rows = self._db().execute(f"SELECT term FROM terms_vocab WHERE term IN ({','.join('?' * len(wanted))})", wanted)
-        seen = {term for (term,) in rows}
-        return [w for w, ts in zip(words, tokens, strict=True) if ts and not seen.intersection(ts)]
+        seen = self._doc_freq(sorted({t for ts in tokens for t in ts}))
+        return [w for w, ts in zip(words, tokens, strict=True) if ts and not seen.keys() & set(ts)]
+
+    def _doc_freq(self, terms: list[str]) -> dict[str, int]:
+        """How many passages hold each of `terms` (stemmed tokens); terms no passage holds are left out."""
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        return dict(self._db().execute(f"SELECT term, doc FROM terms_vocab WHERE term IN ({marks})", terms))
 
     def _informative(self, terms: list[str]) -> list[str]:
         """The query terms that occur in at most COMMON of the passages (of at least 10,000). A term in more weighs
@@ -102,10 +105,9 @@ class LexicalIndex:
         are not English stopwords to bm25s); a query of nothing else keeps its rarest term."""
         if not terms:
             return []
-        db = self._db()
-        df = dict(db.execute(f"SELECT term, doc FROM terms_vocab WHERE term IN ({','.join('?' * len(terms))})", terms))
+        df = self._doc_freq(terms)
         found = [t for t in terms if df.get(t)]
-        kept = [t for t in found if df[t] <= COMMON * max(self._count(db), 10_000)]
+        kept = [t for t in found if df[t] <= COMMON * max(self._count(self._db()), 10_000)]
         return kept or sorted(found, key=lambda t: df[t])[:1]
 
     def _count(self, db: sqlite3.Connection) -> int:

@@ -156,6 +156,10 @@ class HybridRetriever(BaseRetriever):
             self._lexical = synced(self.store, self._lexical)
             return self._lexical
 
+    def unseen(self, words: list[str]) -> list[str]:
+        """The words no article of the store mentions (LexicalIndex.unseen)."""
+        return self.lexical().unseen(words)
+
     def refresh(self) -> None:
         """Nothing to reload since 0.8 (every search reads the index file as it is now); kept for callers."""
 
